@@ -1,0 +1,73 @@
+// swift-tools-version:6.0
+// The nucleus-engine daemon: a Swift executable doing Nucleus-Image's model math on MLX and serving it over gRPC.
+//
+// MLX comes from the official backend wheel that `npm run setup` unpacks and links as .deps/mlx; the gRPC C core
+// and protobuf-c come from the system (Debian packages, Homebrew on macOS).
+import Foundation
+import PackageDescription
+
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+let mlxLink = packageRoot + "/.deps/mlx"
+let mlxPrefix = (try? FileManager.default.destinationOfSymbolicLink(atPath: mlxLink)) ?? mlxLink
+let mlxInclude = mlxPrefix + "/mlx/include"
+let mlxLib = mlxPrefix + "/mlx/lib"
+let homebrew = "/opt/homebrew"
+
+let mlxLinkerFlags: [String] = ["-L", mlxLib, "-lmlx", "-Xlinker", "-rpath", "-Xlinker", mlxLib]
+let macOSSystemLibraries: [LinkerSetting] = [
+  .unsafeFlags(["-L", homebrew + "/lib"], .when(platforms: [.macOS]))
+]
+
+let package = Package(
+  name: "nucleus-engine",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "nucleus-engine", targets: ["nucleus-engine"])
+  ],
+  targets: [
+    // C++ over libmlx behind a plain C header; every C++ exception becomes an error value.
+    .target(
+      name: "CMLXBridge",
+      path: "swift-engine/Sources/CMLXBridge",
+      cxxSettings: [.unsafeFlags(["-isystem", mlxInclude])],
+      linkerSettings: [.unsafeFlags(mlxLinkerFlags)]
+    ),
+    // gRPC server transport over the gRPC C core.
+    .target(
+      name: "CGRPCShim",
+      path: "swift-engine/Sources/CGRPCShim",
+      cSettings: [.unsafeFlags(["-I", homebrew + "/include"], .when(platforms: [.macOS]))],
+      linkerSettings: macOSSystemLibraries + [.linkedLibrary("grpc"), .linkedLibrary("gpr")]
+    ),
+    // protobuf-c messages generated from proto/ by scripts/generate-proto.sh.
+    .target(
+      name: "CEngineProto",
+      path: "swift-engine/Sources/CEngineProto",
+      cSettings: [.unsafeFlags(["-I", homebrew + "/include"], .when(platforms: [.macOS]))],
+      linkerSettings: macOSSystemLibraries + [.linkedLibrary("protobuf-c")]
+    ),
+    // The Swift tensor API (reads like mlx-swift's MLX module).
+    .target(name: "MLX", dependencies: ["CMLXBridge"], path: "swift-engine/Sources/MLX"),
+    // The engine: RPC handlers, model state, self-check.
+    .target(
+      name: "NucleusEngine",
+      dependencies: ["MLX", "CGRPCShim", "CEngineProto"],
+      path: "swift-engine/Sources/NucleusEngine"
+    ),
+    .executableTarget(
+      name: "nucleus-engine",
+      dependencies: ["NucleusEngine"],
+      path: "swift-engine/Sources/nucleus-engine",
+      linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", mlxLib])]
+    ),
+    .testTarget(name: "MLXTests", dependencies: ["MLX"], path: "swift-engine/Tests/MLXTests"),
+    .testTarget(
+      name: "NucleusEngineTests",
+      dependencies: ["NucleusEngine"],
+      path: "swift-engine/Tests/NucleusEngineTests"
+    ),
+  ],
+  swiftLanguageModes: [.v5],
+  cLanguageStandard: .c11,
+  cxxLanguageStandard: .cxx20
+)

@@ -1,0 +1,508 @@
+// gRPC C core server shim: one notification queue polled by ngs_server_run, one thread and one pluck queue per
+// call. See grpc_shim.h for the contract.
+#define _GNU_SOURCE
+#include "grpc_shim.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+
+struct ngs_server {
+  grpc_server *server;
+  grpc_completion_queue *queue;
+  atomic_int shutting_down;
+  int shutdown_complete;
+  char *unix_path;
+  pthread_mutex_t lock;
+  pthread_cond_t idle;
+  int in_flight;
+  ngs_handler_fn handler;
+  void *context;
+  char shutdown_tag;
+};
+
+typedef struct pending_call {
+  grpc_call *call;
+  grpc_call_details details;
+  grpc_metadata_array metadata;
+  grpc_completion_queue *call_queue;
+} pending_call;
+
+struct ngs_call {
+  ngs_server *server;
+  grpc_call *call;
+  grpc_completion_queue *queue;
+  char *method;
+  uint8_t *request;
+  size_t request_length;
+  int has_request;
+  int initial_metadata_sent;
+  int finished;
+  int close_received;
+  int cancelled;
+  pthread_mutex_t lock;
+  char recv_tag, close_tag, send_tag;
+};
+
+static void set_error(char *error, size_t error_len, const char *format, const char *detail) {
+  if (error && error_len > 0) snprintf(error, error_len, format, detail);
+}
+
+static gpr_timespec after_ms(int ms) {
+  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
+}
+
+static grpc_event pluck(grpc_completion_queue *queue, void *tag, gpr_timespec deadline) {
+  return grpc_completion_queue_pluck(queue, tag, deadline, NULL);
+}
+
+static void drain_and_destroy(grpc_completion_queue *queue, int is_pluck) {
+  grpc_completion_queue_shutdown(queue);
+  for (;;) {
+    grpc_event event = is_pluck ? pluck(queue, NULL, gpr_inf_future(GPR_CLOCK_MONOTONIC))
+                                : grpc_completion_queue_next(queue, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+    if (event.type == GRPC_QUEUE_SHUTDOWN) break;
+  }
+  grpc_completion_queue_destroy(queue);
+}
+
+void ngs_block_shutdown_signals(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int ngs_prepare_unix_socket(const char *path, char *error, size_t error_len) {
+  struct sockaddr_un address;
+  if (strlen(path) >= sizeof(address.sun_path)) {
+    set_error(error, error_len, "socket path is too long for a Unix socket (at most 107 bytes): %s", path);
+    return -1;
+  }
+  struct stat info;
+  if (lstat(path, &info) != 0) {
+    if (errno == ENOENT) return 0;
+    set_error(error, error_len, "cannot inspect socket path %s", path);
+    return -1;
+  }
+  if (!S_ISSOCK(info.st_mode)) {
+    set_error(error, error_len, "%s exists and is not a socket; choose another --socket path", path);
+    return -1;
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0) {
+    set_error(error, error_len, "cannot create a Unix socket to probe %s", path);
+    return -1;
+  }
+  memset(&address, 0, sizeof(address));
+  address.sun_family = AF_UNIX;
+  strcpy(address.sun_path, path);
+  int connected = connect(fd, (struct sockaddr *)&address, sizeof(address)) == 0;
+  int connect_errno = errno;
+  close(fd);
+  if (connected) {
+    set_error(error, error_len, "another process is already listening on %s; stop it or choose another --socket path",
+              path);
+    return -1;
+  }
+  if (connect_errno == ECONNREFUSED && unlink(path) == 0) return 0;
+  set_error(error, error_len, "cannot reuse the stale socket %s; remove it by hand", path);
+  return -1;
+}
+
+ngs_server *ngs_server_start(const char *address, size_t max_message_bytes, int *bound_port, char *error,
+                             size_t error_len) {
+  int is_unix = strncmp(address, "unix:", 5) == 0;
+  grpc_init();
+
+  grpc_arg args[2];
+  memset(args, 0, sizeof(args));
+  args[0].type = GRPC_ARG_INTEGER;
+  args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+  args[0].value.integer = max_message_bytes > 0x7fffffff ? 0x7fffffff : (int)max_message_bytes;
+  args[1].type = GRPC_ARG_INTEGER;
+  args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+  args[1].value.integer = -1;
+  grpc_channel_args channel_args = {2, args};
+
+  ngs_server *server = calloc(1, sizeof(ngs_server));
+  pthread_mutex_init(&server->lock, NULL);
+  pthread_cond_init(&server->idle, NULL);
+  server->server = grpc_server_create(&channel_args, NULL);
+  server->queue = grpc_completion_queue_create_for_next(NULL);
+  grpc_server_register_completion_queue(server->server, server->queue, NULL);
+
+  grpc_server_credentials *credentials = grpc_insecure_server_credentials_create();
+  mode_t previous_mask = is_unix ? umask(0077) : 0;
+  int port = grpc_server_add_http2_port(server->server, address, credentials);
+  if (is_unix) umask(previous_mask);
+  grpc_server_credentials_release(credentials);
+  if (port == 0) {
+    set_error(error, error_len, "cannot listen on %s (address in use, or not a valid address)", address);
+    grpc_server_destroy(server->server);
+    drain_and_destroy(server->queue, 0);
+    free(server);
+    return NULL;
+  }
+  if (is_unix) {
+    const char *path = address + 5;
+    while (path[0] == '/' && path[1] == '/') path++;
+    server->unix_path = strdup(path);
+    chmod(server->unix_path, 0600);
+  }
+  grpc_server_start(server->server);
+  if (bound_port) *bound_port = port;
+  return server;
+}
+
+static pending_call *request_call(ngs_server *server) {
+  pending_call *pending = calloc(1, sizeof(pending_call));
+  grpc_call_details_init(&pending->details);
+  grpc_metadata_array_init(&pending->metadata);
+  pending->call_queue = grpc_completion_queue_create_for_pluck(NULL);
+  grpc_call_error result = grpc_server_request_call(server->server, &pending->call, &pending->details,
+                                                    &pending->metadata, pending->call_queue, server->queue, pending);
+  if (result != GRPC_CALL_OK) {
+    grpc_call_details_destroy(&pending->details);
+    grpc_metadata_array_destroy(&pending->metadata);
+    drain_and_destroy(pending->call_queue, 1);
+    free(pending);
+    return NULL;
+  }
+  return pending;
+}
+
+static void start_batch(ngs_call *call, const grpc_op *ops, size_t count, void *tag) {
+  grpc_call_error result = grpc_call_start_batch(call->call, ops, count, tag, NULL);
+  if (result != GRPC_CALL_OK) {
+    fprintf(stderr, "nucleus-engine: grpc_call_start_batch failed: %s\n", grpc_call_error_to_string(result));
+  }
+}
+
+static int run_batch(ngs_call *call, const grpc_op *ops, size_t count, void *tag) {
+  if (grpc_call_start_batch(call->call, ops, count, tag, NULL) != GRPC_CALL_OK) return -1;
+  grpc_event event = pluck(call->queue, tag, gpr_inf_future(GPR_CLOCK_MONOTONIC));
+  return event.type == GRPC_OP_COMPLETE && event.success ? 0 : -1;
+}
+
+static void receive_request(ngs_call *call) {
+  grpc_byte_buffer *buffer = NULL;
+  grpc_op op;
+  memset(&op, 0, sizeof(op));
+  op.op = GRPC_OP_RECV_MESSAGE;
+  op.data.recv_message.recv_message = &buffer;
+  if (run_batch(call, &op, 1, &call->recv_tag) != 0 || buffer == NULL) return;
+  grpc_byte_buffer_reader reader;
+  if (grpc_byte_buffer_reader_init(&reader, buffer)) {
+    grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
+    call->request_length = GRPC_SLICE_LENGTH(all);
+    call->request = malloc(call->request_length > 0 ? call->request_length : 1);
+    memcpy(call->request, GRPC_SLICE_START_PTR(all), call->request_length);
+    call->has_request = 1;
+    grpc_slice_unref(all);
+    grpc_byte_buffer_reader_destroy(&reader);
+  }
+  grpc_byte_buffer_destroy(buffer);
+}
+
+static void *serve_call(void *argument) {
+  ngs_call *call = argument;
+  ngs_server *server = call->server;
+
+  grpc_op close_op;
+  memset(&close_op, 0, sizeof(close_op));
+  close_op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+  close_op.data.recv_close_on_server.cancelled = &call->cancelled;
+  start_batch(call, &close_op, 1, &call->close_tag);
+
+  receive_request(call);
+  server->handler(server->context, call);
+  if (!call->finished) ngs_call_finish(call, GRPC_STATUS_INTERNAL, "the engine ended the call without a status", NULL, 0);
+  if (!call->close_received) pluck(call->queue, &call->close_tag, gpr_inf_future(GPR_CLOCK_MONOTONIC));
+
+  grpc_call_unref(call->call);
+  drain_and_destroy(call->queue, 1);
+  free(call->request);
+  gpr_free(call->method);
+  pthread_mutex_destroy(&call->lock);
+  free(call);
+
+  pthread_mutex_lock(&server->lock);
+  server->in_flight--;
+  pthread_cond_broadcast(&server->idle);
+  pthread_mutex_unlock(&server->lock);
+  return NULL;
+}
+
+static void spawn_call(ngs_server *server, pending_call *pending) {
+  ngs_call *call = calloc(1, sizeof(ngs_call));
+  call->server = server;
+  call->call = pending->call;
+  call->queue = pending->call_queue;
+  call->method = grpc_slice_to_c_string(pending->details.method);
+  pthread_mutex_init(&call->lock, NULL);
+  grpc_call_details_destroy(&pending->details);
+  grpc_metadata_array_destroy(&pending->metadata);
+  free(pending);
+
+  pthread_mutex_lock(&server->lock);
+  server->in_flight++;
+  pthread_mutex_unlock(&server->lock);
+
+  pthread_attr_t attributes;
+  pthread_attr_init(&attributes);
+  pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+  pthread_t thread;
+  if (pthread_create(&thread, &attributes, serve_call, call) != 0) {
+    fprintf(stderr, "nucleus-engine: cannot start a thread for %s\n", call->method);
+    grpc_call_cancel_with_status(call->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "engine cannot start a thread", NULL);
+    serve_call(call);
+  }
+  pthread_attr_destroy(&attributes);
+}
+
+// Waits until no call is in flight or the deadline passes; returns 1 when idle.
+static int wait_idle(ngs_server *server, int timeout_ms) {
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += timeout_ms / 1000;
+  deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&server->lock);
+  while (server->in_flight > 0) {
+    if (pthread_cond_timedwait(&server->idle, &server->lock, &deadline) == ETIMEDOUT) break;
+  }
+  int idle = server->in_flight == 0;
+  pthread_mutex_unlock(&server->lock);
+  return idle;
+}
+
+void ngs_server_run(ngs_server *server, ngs_handler_fn handler, void *context, int grace_ms) {
+  server->handler = handler;
+  server->context = context;
+  pending_call *outstanding = request_call(server);
+  int cancelled_all = 0;
+  gpr_timespec cancel_at = gpr_inf_future(GPR_CLOCK_MONOTONIC);
+  gpr_timespec give_up_at = gpr_inf_future(GPR_CLOCK_MONOTONIC);
+
+  for (;;) {
+    int stopping = atomic_load(&server->shutting_down);
+    gpr_timespec deadline = stopping ? after_ms(100) : gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    grpc_event event = grpc_completion_queue_next(server->queue, deadline, NULL);
+    if (event.type == GRPC_OP_COMPLETE && event.tag == &server->shutdown_tag) {
+      server->shutdown_complete = 1;
+      break;
+    }
+    if (event.type == GRPC_OP_COMPLETE && event.tag == outstanding) {
+      pending_call *arrived = outstanding;
+      outstanding = NULL;
+      if (event.success) {
+        spawn_call(server, arrived);
+      } else {
+        grpc_call_details_destroy(&arrived->details);
+        grpc_metadata_array_destroy(&arrived->metadata);
+        drain_and_destroy(arrived->call_queue, 1);
+        free(arrived);
+      }
+      if (!atomic_load(&server->shutting_down)) outstanding = request_call(server);
+    }
+    if (atomic_load(&server->shutting_down)) {
+      gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
+      if (gpr_time_cmp(cancel_at, gpr_inf_future(GPR_CLOCK_MONOTONIC)) == 0) {
+        cancel_at = after_ms(grace_ms);
+        give_up_at = after_ms(2 * grace_ms + 1000);
+      }
+      if (!cancelled_all && gpr_time_cmp(now, cancel_at) >= 0) {
+        fprintf(stderr, "nucleus-engine: grace period over, cancelling %d call(s) still running\n",
+                ngs_server_in_flight(server));
+        grpc_server_cancel_all_calls(server->server);
+        cancelled_all = 1;
+      }
+      if (gpr_time_cmp(now, give_up_at) >= 0) {
+        fprintf(stderr, "nucleus-engine: calls still running after cancellation; exiting without waiting\n");
+        return;
+      }
+    }
+  }
+  wait_idle(server, grace_ms + 1000);
+}
+
+void ngs_server_shutdown(ngs_server *server) {
+  int expected = 0;
+  if (atomic_compare_exchange_strong(&server->shutting_down, &expected, 1)) {
+    grpc_server_shutdown_and_notify(server->server, server->queue, &server->shutdown_tag);
+  }
+}
+
+int ngs_server_is_shutting_down(ngs_server *server) { return atomic_load(&server->shutting_down); }
+
+int ngs_server_in_flight(ngs_server *server) {
+  pthread_mutex_lock(&server->lock);
+  int count = server->in_flight;
+  pthread_mutex_unlock(&server->lock);
+  return count;
+}
+
+static void *watch_signals(void *argument) {
+  ngs_server *server = argument;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  int received = 0;
+  int count = 0;
+  while (sigwait(&set, &received) == 0) {
+    if (++count > 1) {
+      fprintf(stderr, "nucleus-engine: second signal %d, exiting now\n", received);
+      _exit(1);
+    }
+    fprintf(stderr, "nucleus-engine: signal %d, shutting down\n", received);
+    ngs_server_shutdown(server);
+  }
+  return NULL;
+}
+
+static void *watch_stdin(void *argument) {
+  ngs_server *server = argument;
+  char buffer[256];
+  for (;;) {
+    ssize_t n = read(STDIN_FILENO, buffer, sizeof(buffer));
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    break;
+  }
+  if (!ngs_server_is_shutting_down(server)) {
+    fprintf(stderr, "nucleus-engine: standard input closed (parent gone), shutting down\n");
+    ngs_server_shutdown(server);
+  }
+  return NULL;
+}
+
+static void start_detached(void *(*body)(void *), void *argument) {
+  pthread_attr_t attributes;
+  pthread_attr_init(&attributes);
+  pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+  pthread_t thread;
+  pthread_create(&thread, &attributes, body, argument);
+  pthread_attr_destroy(&attributes);
+}
+
+void ngs_server_watch_signals(ngs_server *server) { start_detached(watch_signals, server); }
+void ngs_server_watch_stdin(ngs_server *server) { start_detached(watch_stdin, server); }
+
+void ngs_server_destroy(ngs_server *server) {
+  if (server->shutdown_complete && ngs_server_in_flight(server) == 0) {
+    grpc_server_destroy(server->server);
+    drain_and_destroy(server->queue, 0);
+  }
+  if (server->unix_path) {
+    unlink(server->unix_path);
+    free(server->unix_path);
+  }
+}
+
+const char *ngs_call_method(const ngs_call *call) { return call->method; }
+
+const uint8_t *ngs_call_request(const ngs_call *call, size_t *length, int *has_message) {
+  if (length) *length = call->request_length;
+  if (has_message) *has_message = call->has_request;
+  return call->request;
+}
+
+static grpc_byte_buffer *byte_buffer_from(const uint8_t *data, size_t length) {
+  grpc_slice slice = grpc_slice_from_copied_buffer((const char *)data, length);
+  grpc_byte_buffer *buffer = grpc_raw_byte_buffer_create(&slice, 1);
+  grpc_slice_unref(slice);
+  return buffer;
+}
+
+static size_t add_initial_metadata(ngs_call *call, grpc_op *op) {
+  if (call->initial_metadata_sent) return 0;
+  memset(op, 0, sizeof(*op));
+  op->op = GRPC_OP_SEND_INITIAL_METADATA;
+  call->initial_metadata_sent = 1;
+  return 1;
+}
+
+int ngs_call_send(ngs_call *call, const uint8_t *data, size_t length) {
+  pthread_mutex_lock(&call->lock);
+  if (call->finished) {
+    pthread_mutex_unlock(&call->lock);
+    return -1;
+  }
+  grpc_op ops[2];
+  size_t count = add_initial_metadata(call, &ops[0]);
+  grpc_byte_buffer *buffer = byte_buffer_from(data, length);
+  memset(&ops[count], 0, sizeof(grpc_op));
+  ops[count].op = GRPC_OP_SEND_MESSAGE;
+  ops[count].data.send_message.send_message = buffer;
+  count++;
+  int result = run_batch(call, ops, count, &call->send_tag);
+  grpc_byte_buffer_destroy(buffer);
+  pthread_mutex_unlock(&call->lock);
+  return result;
+}
+
+int ngs_call_finish(ngs_call *call, int status_code, const char *status_message, const uint8_t *data,
+                    size_t length) {
+  pthread_mutex_lock(&call->lock);
+  if (call->finished) {
+    pthread_mutex_unlock(&call->lock);
+    return -1;
+  }
+  call->finished = 1;
+  grpc_op ops[3];
+  size_t count = add_initial_metadata(call, &ops[0]);
+  grpc_byte_buffer *buffer = NULL;
+  if (data != NULL) {
+    buffer = byte_buffer_from(data, length);
+    memset(&ops[count], 0, sizeof(grpc_op));
+    ops[count].op = GRPC_OP_SEND_MESSAGE;
+    ops[count].data.send_message.send_message = buffer;
+    count++;
+  }
+  grpc_slice details = grpc_slice_from_copied_string(status_message ? status_message : "");
+  memset(&ops[count], 0, sizeof(grpc_op));
+  ops[count].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+  ops[count].data.send_status_from_server.status = (grpc_status_code)status_code;
+  ops[count].data.send_status_from_server.status_details = &details;
+  count++;
+  int result = run_batch(call, ops, count, &call->send_tag);
+  grpc_slice_unref(details);
+  if (buffer) grpc_byte_buffer_destroy(buffer);
+  pthread_mutex_unlock(&call->lock);
+  return result;
+}
+
+int ngs_call_is_cancelled(ngs_call *call) {
+  pthread_mutex_lock(&call->lock);
+  if (!call->close_received) {
+    grpc_event event = pluck(call->queue, &call->close_tag, gpr_inf_past(GPR_CLOCK_MONOTONIC));
+    if (event.type == GRPC_OP_COMPLETE) call->close_received = 1;
+  }
+  int cancelled = call->close_received && call->cancelled;
+  pthread_mutex_unlock(&call->lock);
+  return cancelled;
+}

@@ -1,0 +1,54 @@
+import CMLXBridge
+
+/// The MLX library and the device it computes on.
+public enum Device {
+  /// The MLX version string of the linked libmlx, e.g. "0.32.4".
+  public static var mlxVersion: String { String(cString: mlxb_version()) }
+
+  /// "metal", "cuda" or "cpu".
+  public static var backend: String { String(cString: mlxb_backend()) }
+
+  /// The device name MLX reports ("" on the CPU backend, which has none).
+  public static func name() throws -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    try check(mlxb_device_name(&buffer, buffer.count))
+    return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+  }
+}
+
+/// MLX's allocator statistics and limits (the `Memory` namespace of mlx-swift).
+public enum Memory {
+  public struct Snapshot: Sendable {
+    public var activeBytes: UInt64
+    public var peakBytes: UInt64
+    public var cacheBytes: UInt64
+    public var limitBytes: UInt64
+    /// The device's total memory when MLX knows it (GPU backends), else 0.
+    public var deviceTotalBytes: UInt64
+  }
+
+  public static func snapshot() throws -> Snapshot {
+    var stats = mlxb_memory_stats()
+    try check(mlxb_memory_stats_get(&stats))
+    return Snapshot(
+      activeBytes: stats.active_bytes, peakBytes: stats.peak_bytes, cacheBytes: stats.cache_bytes,
+      limitBytes: stats.limit_bytes, deviceTotalBytes: stats.device_total_bytes)
+  }
+
+  @discardableResult
+  public static func setMemoryLimit(_ bytes: UInt64) throws -> UInt64 {
+    var previous: UInt64 = 0
+    try check(mlxb_set_memory_limit(bytes, &previous))
+    return previous
+  }
+
+  @discardableResult
+  public static func setCacheLimit(_ bytes: UInt64) throws -> UInt64 {
+    var previous: UInt64 = 0
+    try check(mlxb_set_cache_limit(bytes, &previous))
+    return previous
+  }
+
+  public static func resetPeak() throws { try check(mlxb_reset_peak_memory()) }
+  public static func clearCache() throws { try check(mlxb_clear_cache()) }
+}

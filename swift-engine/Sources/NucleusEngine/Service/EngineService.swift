@@ -1,0 +1,35 @@
+import CEngineProto
+import MLX
+
+/// The nucleus.engine.v1.Engine service: state shared by all handlers and the routing table.
+public final class EngineService: @unchecked Sendable {
+  static let servicePath = "/nucleus.engine.v1.Engine/"
+
+  let server: EngineServer
+  let startedAt = monotonicSeconds()
+  /// MLX graph building and evaluation are serialised: one computation at a time.
+  let computeLock = Lock()
+
+  public init(server: EngineServer) {
+    self.server = server
+  }
+
+  var uptimeSeconds: Double { monotonicSeconds() - startedAt }
+
+  public func register() {
+    route("GetInfo", getInfo)
+    route("Health", health)
+    route("Shutdown", shutdown)
+    for declared in ["LoadModel", "EncodeText", "ImportEmbedding", "Denoise", "Decode", "Release"] {
+      route(declared) { _, _ in
+        throw RPCError(
+          .unimplemented,
+          "\(declared) is part of nucleus.engine.v1 but engine \(EngineVersion.string) does not implement it yet")
+      }
+    }
+  }
+
+  private func route(_ name: String, _ handler: @escaping RPCHandler) {
+    server.route(Self.servicePath + name, handler)
+  }
+}

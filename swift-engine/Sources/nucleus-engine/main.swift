@@ -1,0 +1,43 @@
+import CGRPCShim
+import NucleusEngine
+
+// Signals must be blocked before any thread exists (gRPC starts threads in ngs_server_start).
+ngs_block_shutdown_signals()
+
+let options: EngineOptions
+do {
+  options = try EngineOptions.parse(Array(CommandLine.arguments.dropFirst()))
+} catch {
+  EngineLog.write("\(error)")
+  EngineLog.write("run nucleus-engine --help for usage")
+  exit(2)
+}
+
+switch options.action {
+case .help:
+  print(EngineOptions.usage)
+  exit(0)
+case .version:
+  print("nucleus-engine \(EngineVersion.string)")
+  exit(0)
+case .serve:
+  break
+}
+
+let server: EngineServer
+do {
+  server = try EngineServer(address: options.address, maxMessageBytes: options.maxMessageBytes)
+} catch {
+  EngineLog.write("\(error)")
+  exit(1)
+}
+
+let service = EngineService(server: server)
+service.register()
+server.watchSignals()
+if options.exitOnStandardInputEOF { server.watchStandardInput() }
+
+ReadyLine.print(server: server)
+server.run(graceMilliseconds: options.shutdownGraceMilliseconds)
+EngineLog.write("stopped")
+exit(0)

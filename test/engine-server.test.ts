@@ -1,0 +1,197 @@
+// The engine over a real socket with the real client: info, health, bad input, concurrency, shutdown paths.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+
+import { status } from "@grpc/grpc-js";
+
+import { EngineCallError } from "../orchestrator/src/engine/errors.js";
+import { LocalEngine } from "../orchestrator/src/engine/process.js";
+import { packageVersion, rawUnaryCall, waitForExit } from "./helpers/engine.js";
+
+const SERVICE = "/nucleus.engine.v1.Engine/";
+
+describe("engine over a Unix socket", () => {
+  let engine: LocalEngine;
+  before(async () => {
+    engine = await LocalEngine.start();
+  });
+  after(async () => {
+    await engine.stop();
+  });
+
+  test("GetInfo reports versions, backend, device, memory and a passing MLX self-check", async () => {
+    const info = await engine.client.getInfo({ selfCheck: true });
+    assert.equal(info.engineVersion, packageVersion);
+    assert.equal(info.mlxVersion, "0.32.4");
+    assert.equal(info.protocol, "nucleus.engine.v1");
+    assert.ok(["cpu", "metal", "cuda"].includes(info.backend));
+    assert.equal(info.backend, engine.ready.backend);
+    assert.ok(info.deviceName.length > 0);
+    assert.equal(info.pid, engine.pid);
+    assert.ok(info.memory && info.memory.totalBytes > 0 && info.memory.limitBytes > 0);
+    assert.ok(info.selfCheck?.passed, JSON.stringify(info.selfCheck));
+    assert.deepEqual(
+      info.selfCheck.items.map((item) => item.name.split(" ")[0]),
+      ["matmul", "softmax"],
+    );
+    for (const item of info.selfCheck.items) assert.ok(item.maxAbsError <= item.tolerance);
+  });
+
+  test("GetInfo without the self-check omits it", async () => {
+    const info = await engine.client.getInfo({});
+    assert.equal(info.selfCheck, undefined);
+    assert.equal(info.benchmark, undefined);
+  });
+
+  test("Health answers serving", async () => {
+    const health = await engine.client.health();
+    assert.equal(health.serving, true);
+    assert.ok(health.uptimeSeconds > 0);
+    assert.ok(health.inFlightCalls >= 1);
+  });
+
+  test("a garbage payload gets INVALID_ARGUMENT and the engine stays up", async () => {
+    const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    const result = await rawUnaryCall(engine.ready.address, SERVICE + "GetInfo", garbage);
+    assert.equal(result.code, status.INVALID_ARGUMENT);
+    assert.match(result.details, /GetInfoRequest/);
+    assert.equal((await engine.client.health()).serving, true);
+  });
+
+  test("an oversized benchmark request gets INVALID_ARGUMENT with the limit", async () => {
+    await assert.rejects(engine.client.getInfo({ benchmarkMatmulSize: 100_000 }), (error: EngineCallError) => {
+      assert.equal(error.code, status.INVALID_ARGUMENT);
+      assert.match(error.details, /at most 8192/);
+      return true;
+    });
+  });
+
+  test("an unknown method gets UNIMPLEMENTED and the engine stays up", async () => {
+    for (const path of [SERVICE + "Teleport", "/some.other.Service/Call"]) {
+      const result = await rawUnaryCall(engine.ready.address, path, Buffer.alloc(0));
+      assert.equal(result.code, status.UNIMPLEMENTED, path);
+      assert.match(result.details, /unknown method/);
+    }
+    assert.equal((await engine.client.health()).serving, true);
+  });
+
+  test("RPCs declared for later issues answer UNIMPLEMENTED by name", async () => {
+    await assert.rejects(engine.client.unary("denoise", {
+      latents: undefined, gridHeight: 1, gridWidth: 1, timestep: 0.5, conditioning: [],
+    }), (error: EngineCallError) => {
+      assert.equal(error.code, status.UNIMPLEMENTED);
+      assert.match(error.details, /Denoise/);
+      return true;
+    });
+    const stream = engine.client.stream("loadModel", { modelDir: "/nowhere", options: undefined });
+    await assert.rejects(stream.next(), (error: EngineCallError) => error.code === status.UNIMPLEMENTED);
+  });
+
+  test("calls are served concurrently: Health answers while a long GetInfo computes", async () => {
+    let benchmarkDone = false;
+    const slow = engine.client.getInfo({ benchmarkMatmulSize: 1536 }).then((info) => {
+      benchmarkDone = true;
+      return info;
+    });
+    const healths = await Promise.all(Array.from({ length: 20 }, () => engine.client.health()));
+    assert.equal(benchmarkDone, false, "Health calls waited for the benchmark");
+    assert.ok(healths.some((health) => health.inFlightCalls >= 2));
+    const info = await slow;
+    assert.ok(info.benchmark && info.benchmark.gflops > 0);
+  });
+
+  test("the socket is private to the user (mode 0600)", () => {
+    const path = engine.ready.address.replace(/^unix:/, "");
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+  });
+});
+
+describe("engine shutdown", () => {
+  test("SIGTERM while a call is in flight: the call completes, the engine exits 0 and removes its socket", async () => {
+    const engine = await LocalEngine.start();
+    const pid = engine.pid!;
+    const socket = engine.ready.address.replace(/^unix:/, "");
+    const call = engine.client.getInfo({ benchmarkMatmulSize: 1536 });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    process.kill(pid, "SIGTERM");
+    const info = await call;
+    assert.ok(info.benchmark && info.benchmark.gflops > 0);
+    assert.ok(await waitForExit(pid, 10_000), "engine still running after SIGTERM");
+    assert.deepEqual(engine.exit, { code: 0, signal: null });
+    assert.throws(() => statSync(socket));
+    await engine.stop();
+  });
+
+  test("Shutdown RPC: the engine answers, then exits 0", async () => {
+    const engine = await LocalEngine.start();
+    const pid = engine.pid!;
+    await engine.client.shutdown("test");
+    assert.ok(await waitForExit(pid, 10_000));
+    assert.deepEqual(engine.exit, { code: 0, signal: null });
+    await engine.stop();
+  });
+
+  test("a grace period of 0 cancels in-flight calls instead of waiting", async () => {
+    const engine = await LocalEngine.start({ shutdownGraceMs: 0 });
+    const pid = engine.pid!;
+    const call = engine.client.getInfo({ benchmarkMatmulSize: 2048 });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    process.kill(pid, "SIGTERM");
+    await assert.rejects(call);
+    assert.ok(await waitForExit(pid, 15_000));
+    await engine.stop();
+  });
+});
+
+describe("listening options", () => {
+  test("--port 0 listens on a free 127.0.0.1 port reported in the ready line", async () => {
+    const engine = await LocalEngine.start({ port: 0 });
+    try {
+      assert.ok(engine.ready.port > 0);
+      assert.equal(engine.ready.address, `127.0.0.1:${engine.ready.port}`);
+      assert.equal((await engine.client.getInfo({})).engineVersion, packageVersion);
+    } finally {
+      await engine.stop();
+    }
+  });
+
+  test("a port already in use is a clear start error", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      await assert.rejects(LocalEngine.start({ port }), /cannot listen on 127\.0\.0\.1:\d+/);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  test("a socket path another engine listens on is refused; a stale socket file is reused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nucleus-test-"));
+    const socketPath = join(dir, "shared.sock");
+    try {
+      const first = await LocalEngine.start({ socketPath });
+      await assert.rejects(LocalEngine.start({ socketPath }), /already listening/);
+      await first.stop();
+
+      // A crashed engine leaves its socket file behind; the next engine must take the path over.
+      const crashed = await LocalEngine.start({ socketPath });
+      process.kill(crashed.pid!, "SIGKILL");
+      await waitForExit(crashed.pid!, 5000);
+      await crashed.stop();
+      assert.ok(statSync(socketPath).isSocket());
+      const second = await LocalEngine.start({ socketPath });
+      assert.equal((await second.client.health()).serving, true);
+      await second.stop();
+
+      writeFileSync(join(dir, "not-a-socket"), "x");
+      await assert.rejects(LocalEngine.start({ socketPath: join(dir, "not-a-socket") }), /not a socket/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,47 @@
+// gRPC from another language: Python's grpcio (stubs generated from the same .proto) calls the engine.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+
+import { execa } from "execa";
+
+import { LocalEngine } from "../orchestrator/src/engine/process.js";
+import { packageVersion, repoRoot } from "./helpers/engine.js";
+
+const python = join(repoRoot, ".deps", "python", "bin", "python");
+
+describe("Python grpcio client", () => {
+  let engine: LocalEngine;
+  before(async () => {
+    engine = await LocalEngine.start();
+  });
+  after(async () => {
+    await engine.stop();
+  });
+
+  test("the Python environment exists (npm run setup makes it)", () => {
+    assert.ok(existsSync(python), `${python} is missing: run npm run setup`);
+  });
+
+  for (const transport of ["unix socket", "tcp"] as const) {
+    test(`GetInfo and Health from Python over a ${transport}`, async () => {
+      let target = engine;
+      if (transport === "tcp") target = await LocalEngine.start({ port: 0 });
+      try {
+        const result = await execa(python, [join(repoRoot, "test", "python", "get_info_client.py"), target.ready.address]);
+        const parsed = JSON.parse(result.stdout) as {
+          info: { engine_version: string; mlx_version: string; backend: string; self_check: { passed: boolean } };
+          health: { serving: boolean };
+        };
+        assert.equal(parsed.info.engine_version, packageVersion);
+        assert.equal(parsed.info.mlx_version, "0.32.4");
+        assert.equal(parsed.info.backend, target.ready.backend);
+        assert.equal(parsed.info.self_check.passed, true);
+        assert.equal(parsed.health.serving, true);
+      } finally {
+        if (target !== engine) await target.stop();
+      }
+    });
+  }
+});
