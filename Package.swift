@@ -7,8 +7,8 @@ import Foundation
 import PackageDescription
 
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
-let mlxLink = packageRoot + "/.deps/mlx"
-let mlxPrefix = (try? FileManager.default.destinationOfSymbolicLink(atPath: mlxLink)) ?? mlxLink
+// A stable path (a link into the cache), so SwiftPM's cached manifest stays valid when the SDK moves.
+let mlxPrefix = packageRoot + "/.deps/mlx"
 let mlxInclude = mlxPrefix + "/mlx/include"
 let mlxLib = mlxPrefix + "/mlx/lib"
 let homebrew = "/opt/homebrew"

@@ -8,7 +8,7 @@ step "Engine release build"
 static_flag=--static-swift-stdlib
 [ "$(os_name)" = "Darwin" ] && static_flag=   # macOS links the system Swift runtime
 "$REPO_ROOT/scripts/toolchain-run.sh" swift build -c release $static_flag --product nucleus-engine 2>&1 |
-  grep -v -E "^\[[0-9]+/[0-9]+\] (Compiling|Write|Emitting)" || true
+  { grep -v -E "^\[[0-9]+/[0-9]+\] (Compiling|Write|Emitting)|libFoundationEssentials.a|createTemporaryFile|use of .mktemp. is dangerous" || true; }
 bin_dir=$("$REPO_ROOT/scripts/toolchain-run.sh" swift build -c release $static_flag --show-bin-path | tail -1)
 binary="$bin_dir/nucleus-engine"
 [ -x "$binary" ] || fail "the build did not produce $binary"

@@ -22,7 +22,7 @@ else
   trap 'rm -rf "$work"' EXIT
   info "pip download ${packages[*]}"
   python3 -m pip download --quiet --disable-pip-version-check --cache-dir "$NUCLEUS_CACHE_DIR/pip" \
-    --only-binary=:all: $deps --dest "$work/wheels" "${packages[@]}"
+    --only-binary=:all: $deps --dest "$work/wheels" "${packages[@]}" 2>&1 | { grep -v "^WARNING: Location .* is ignored" || true; }
   mkdir -p "$work/prefix"
   for wheel in "$work"/wheels/*.whl; do
     info "unpack $(basename "$wheel")"

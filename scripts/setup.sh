@@ -21,7 +21,7 @@ bash scripts/install-toolchain.sh
 bash scripts/install-python-env.sh
 
 step "TypeScript build"
-npx --no-install tsc -p tsconfig.json
+node_modules/.bin/tsc -p tsconfig.json
 
 bash scripts/build-engine.sh
 
