@@ -5,9 +5,10 @@
 #   root  Debian 12: builds run inside a Debian 13 root made with debootstrap, cached outside the repository
 source "$(dirname "$0")/lib/common.sh"
 
-ROOT_PACKAGES=(swiftlang libc6-dev libstdc++-14-dev libgrpc-dev libprotobuf-c-dev protobuf-c-compiler pkg-config)
+ROOT_PACKAGES=(swiftlang libc6-dev libstdc++-14-dev libgrpc-dev libprotobuf-c-dev protobuf-c-compiler pkg-config
+  libopenblas0-pthread)
 HOST_DEBIAN13_PACKAGES=(swiftlang libc6-dev libstdc++-14-dev libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
-  pkg-config protobuf-compiler)
+  pkg-config protobuf-compiler libopenblas0-pthread)
 
 swift_is_recent() {
   command -v swift >/dev/null 2>&1 || return 1

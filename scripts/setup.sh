@@ -18,6 +18,7 @@ fi
 
 bash scripts/install-mlx-sdk.sh
 bash scripts/install-toolchain.sh
+bash scripts/install-cpu-blas.sh
 bash scripts/install-python-env.sh
 
 step "TypeScript build"
