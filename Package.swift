@@ -48,10 +48,14 @@ let package = Package(
     ),
     // The Swift tensor API (reads like mlx-swift's MLX module).
     .target(name: "MLX", dependencies: ["CMLXBridge"], path: "swift-engine/Sources/MLX"),
+    // Layers and parameter loading (mlx-swift's MLXNN names).
+    .target(name: "MLXNN", dependencies: ["MLX"], path: "swift-engine/Sources/MLXNN"),
+    // Checkpoint folders in the diffusers/transformers layout: validation, sharded loading, quantization, saving.
+    .target(name: "Checkpoints", dependencies: ["MLX", "MLXNN"], path: "swift-engine/Sources/Checkpoints"),
     // The engine: RPC handlers, model state, self-check.
     .target(
       name: "NucleusEngine",
-      dependencies: ["MLX", "CGRPCShim", "CEngineProto"],
+      dependencies: ["MLX", "MLXNN", "Checkpoints", "CGRPCShim", "CEngineProto"],
       path: "swift-engine/Sources/NucleusEngine"
     ),
     .executableTarget(
@@ -61,6 +65,8 @@ let package = Package(
       linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", mlxLib])]
     ),
     .testTarget(name: "MLXTests", dependencies: ["MLX"], path: "swift-engine/Tests/MLXTests"),
+    .testTarget(
+      name: "CheckpointTests", dependencies: ["MLX", "MLXNN", "Checkpoints"], path: "swift-engine/Tests/CheckpointTests"),
     .testTarget(
       name: "NucleusEngineTests",
       dependencies: ["NucleusEngine"],

@@ -47,7 +47,7 @@ mlxb_dtype from_mlx(mx::Dtype dtype) {
   throw std::invalid_argument("the bridge does not expose MLX dtype of size " + std::to_string(dtype.size()));
 }
 
-static std::vector<mx::array> unwrap_all(const mlxb_array *arrays, size_t count) {
+std::vector<mx::array> unwrap_all(const mlxb_array *arrays, size_t count) {
   std::vector<mx::array> values;
   values.reserve(count);
   for (size_t i = 0; i < count; i++) values.push_back(unwrap(arrays[i]));
@@ -64,6 +64,17 @@ extern "C" {
 const char *mlxb_last_error(void) { return mlxb::last_error.c_str(); }
 
 void mlxb_free(mlxb_array array) { delete array; }
+
+size_t mlxb_vector_size(mlxb_vector vector) { return vector ? vector->values.size() : 0; }
+
+int mlxb_vector_get(mlxb_vector vector, size_t index, mlxb_array *out) {
+  return guarded([&] {
+    if (vector == nullptr || index >= vector->values.size()) throw std::out_of_range("array list index out of range");
+    *out = mlxb::wrap(vector->values[index]);
+  });
+}
+
+void mlxb_vector_free(mlxb_vector vector) { delete vector; }
 
 int mlxb_copy_handle(mlxb_array array, mlxb_array *out) {
   return guarded([&] { *out = mlxb::wrap(unwrap(array)); });

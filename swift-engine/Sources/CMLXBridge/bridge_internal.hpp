@@ -2,13 +2,19 @@
 #pragma once
 
 #include <exception>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "mlx/mlx.h"
 #include "mlx_bridge.h"
 
 struct mlxb_array_s {
   mlx::core::array value;
+};
+
+struct mlxb_vector_s {
+  std::vector<mlx::core::array> values;
 };
 
 namespace mlxb {
@@ -32,6 +38,24 @@ inline mlxb_array wrap(mlx::core::array value) { return new mlxb_array_s{std::mo
 
 // Unwraps a handle, refusing null handles with a clear message.
 const mlx::core::array &unwrap(mlxb_array array, const char *what = "array");
+
+inline mlxb_vector wrap_all(std::vector<mlx::core::array> values) { return new mlxb_vector_s{std::move(values)}; }
+
+inline mlx::core::Shape shape_from(const int32_t *dims, size_t ndim) {
+  return ndim == 0 ? mlx::core::Shape{} : mlx::core::Shape(dims, dims + ndim);
+}
+
+inline std::vector<int> ints_from(const int32_t *values, size_t count) {
+  return count == 0 ? std::vector<int>{} : std::vector<int>(values, values + count);
+}
+
+// A nullable handle as an optional array.
+inline std::optional<mlx::core::array> optional(mlxb_array array) {
+  if (array == nullptr) return std::nullopt;
+  return array->value;
+}
+
+std::vector<mlx::core::array> unwrap_all(const mlxb_array *arrays, size_t count);
 
 mlx::core::Dtype to_mlx(mlxb_dtype dtype);
 mlxb_dtype from_mlx(mlx::core::Dtype dtype);

@@ -1,0 +1,60 @@
+/// Small POSIX file helpers (FoundationEssentials has no FileHandle).
+enum FileBytes {
+  static func size(_ path: String) -> Int? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return Int(info.st_size)
+  }
+
+  static func isDirectory(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+  }
+
+  /// Reads `count` bytes at `offset`, or nil when the file is shorter.
+  static func readRange(_ path: String, offset: Int, count: Int) throws -> [UInt8]? {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw CheckpointError("cannot open \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: count)
+    var done = 0
+    while done < count {
+      let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+      if n < 0 { throw CheckpointError("cannot read \(path): \(String(cString: strerror(errno)))") }
+      if n == 0 { return nil }
+      done += n
+    }
+    return buffer
+  }
+
+  static func readFile(_ path: String) throws -> [UInt8] {
+    guard let size = size(path) else { throw CheckpointError("\(path) does not exist") }
+    guard let bytes = try readRange(path, offset: 0, count: size) else { throw CheckpointError("cannot read \(path)") }
+    return bytes
+  }
+
+  static func listDirectory(_ path: String) throws -> [String] {
+    guard let dir = opendir(path) else { throw CheckpointError("cannot list \(path): \(String(cString: strerror(errno)))") }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+      let name = withUnsafePointer(to: entry.pointee.d_name) {
+        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+      }
+      if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+  }
+
+  static func writeFile(_ bytes: [UInt8], to path: String) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { throw CheckpointError("cannot create \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var done = 0
+    while done < bytes.count {
+      let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
+      if n <= 0 { throw CheckpointError("cannot write \(path): \(String(cString: strerror(errno)))") }
+      done += n
+    }
+  }
+}

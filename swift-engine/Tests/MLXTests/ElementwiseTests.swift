@@ -1,0 +1,49 @@
+import XCTest
+
+@testable import MLX
+
+final class ElementwiseTests: XCTestCase {
+  func testUnaryOpsMatchFloat64Math() throws {
+    let x = try Fixture.op("unary/x")
+    let positive = try Fixture.op("unary/positive")
+    let cases: [(String, MLXArray)] = [
+      ("negative", try -x), ("exp", try exp(x)), ("log", try log(positive)), ("sqrt", try sqrt(positive)),
+      ("rsqrt", try rsqrt(positive)), ("tanh", try tanh(x)), ("sigmoid", try sigmoid(x)), ("silu", try silu(x)),
+      ("sin", try sin(x)), ("cos", try cos(x)), ("abs", try abs(x)), ("square", try square(x)),
+      ("floor", try floor(x)),
+    ]
+    for (name, actual) in cases {
+      try assertClose(actual, Fixture.op("unary/\(name)"), atol: 1e-6, rtol: 2e-6, name)
+    }
+  }
+
+  func testBinaryOpsMatchFloat64Math() throws {
+    let x = try Fixture.op("binary/x")
+    let y = try Fixture.op("binary/y")
+    let positive = try Fixture.op("binary/positive")
+    let cases: [(String, MLXArray)] = [
+      ("add", try x + y), ("subtract", try x - y), ("multiply", try x * y), ("divide", try x / y),
+      ("maximum", try maximum(x, y)), ("minimum", try minimum(x, y)), ("power", try pow(positive, y)),
+      ("clip", try clip(x, min: -0.5, max: 0.75)),
+      ("where", try which(greater(x, MLXArray.scalar(0)), x, y)),
+    ]
+    for (name, actual) in cases {
+      try assertClose(actual, Fixture.op("binary/\(name)"), atol: 1e-6, rtol: 2e-6, name)
+    }
+  }
+
+  func testScalarOperandKeepsTheArrayDtype() throws {
+    let x = try MLXArray([1, 2, 3] as [Float], [3]).asType(.bfloat16)
+    let y = try x * 0.5 + 1
+    XCTAssertEqual(y.dtype, .bfloat16)
+    try assertClose(y, MLXArray([1.5, 2, 2.5] as [Float], [3]), atol: 0, rtol: 0)
+  }
+
+  func testBroadcastingAndComparisons() throws {
+    let a = try MLXArray([1, 2, 3, 4, 5, 6] as [Float], [2, 3])
+    let row = try MLXArray([10, 20, 30] as [Float], [3])
+    XCTAssertEqual(try (a + row).asArray(Float.self), [11, 22, 33, 14, 25, 36])
+    XCTAssertEqual(try less(a, MLXArray.scalar(3.5)).asArray(Bool.self), [true, true, true, false, false, false])
+    XCTAssertEqual(try logicalNot(equal(a, a)).asArray(Bool.self), Array(repeating: false, count: 6))
+  }
+}
