@@ -81,15 +81,7 @@ static void drain_and_destroy(grpc_completion_queue *queue, int is_pluck) {
   grpc_completion_queue_destroy(queue);
 }
 
-void ngs_block_shutdown_signals(void) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, NULL);
-  signal(SIGPIPE, SIG_IGN);
-}
+void ngs_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
 int ngs_prepare_unix_socket(const char *path, char *error, size_t error_len) {
   struct sockaddr_un address;
@@ -364,21 +356,32 @@ int ngs_server_in_flight(ngs_server *server) {
   return count;
 }
 
+// Shutdown signals are caught by a handler (whichever thread receives them: libraries such as OpenBLAS start
+// threads before main, so blocking the signals in our threads alone is not enough) and passed through a pipe to
+// a watcher thread, which does the work that is not async-signal-safe.
+static int signal_pipe[2] = {-1, -1};
+
+static void on_shutdown_signal(int number) {
+  int saved = errno;
+  unsigned char byte = (unsigned char)number;
+  ssize_t ignored = write(signal_pipe[1], &byte, 1);
+  (void)ignored;
+  errno = saved;
+}
+
 static void *watch_signals(void *argument) {
   ngs_server *server = argument;
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
-  int received = 0;
   int count = 0;
-  while (sigwait(&set, &received) == 0) {
+  for (;;) {
+    unsigned char number = 0;
+    ssize_t n = read(signal_pipe[0], &number, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
     if (++count > 1) {
-      fprintf(stderr, "nucleus-engine: second signal %d, exiting now\n", received);
+      fprintf(stderr, "nucleus-engine: second signal %d, exiting now\n", number);
       _exit(1);
     }
-    fprintf(stderr, "nucleus-engine: signal %d, shutting down\n", received);
+    fprintf(stderr, "nucleus-engine: signal %d, shutting down\n", number);
     ngs_server_shutdown(server);
   }
   return NULL;
@@ -409,7 +412,21 @@ static void start_detached(void *(*body)(void *), void *argument) {
   pthread_attr_destroy(&attributes);
 }
 
-void ngs_server_watch_signals(ngs_server *server) { start_detached(watch_signals, server); }
+void ngs_server_watch_signals(ngs_server *server) {
+  if (signal_pipe[0] < 0 && pipe(signal_pipe) != 0) {
+    fprintf(stderr, "nucleus-engine: cannot create the signal pipe; signals will stop the engine abruptly\n");
+    return;
+  }
+  start_detached(watch_signals, server);
+  struct sigaction action;
+  memset(&action, 0, sizeof(action));
+  action.sa_handler = on_shutdown_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &action, NULL);
+  sigaction(SIGINT, &action, NULL);
+  sigaction(SIGHUP, &action, NULL);
+}
 void ngs_server_watch_stdin(ngs_server *server) { start_detached(watch_stdin, server); }
 
 void ngs_server_destroy(ngs_server *server) {

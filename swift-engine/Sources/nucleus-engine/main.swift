@@ -1,8 +1,8 @@
 import CGRPCShim
 import NucleusEngine
 
-// Signals must be blocked before any thread exists (gRPC starts threads in ngs_server_start).
-ngs_block_shutdown_signals()
+// A client that disconnects mid-write must not kill the engine with SIGPIPE.
+ngs_ignore_sigpipe()
 
 let options: EngineOptions
 do {

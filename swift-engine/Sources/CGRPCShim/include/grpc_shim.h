@@ -19,9 +19,8 @@ typedef struct ngs_call ngs_call;
 // Called on a dedicated thread for every incoming call. The handler must end the call with ngs_call_finish.
 typedef void (*ngs_handler_fn)(void *context, ngs_call *call);
 
-// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread so that every thread created later inherits the mask and
-// only the watcher thread (ngs_server_watch_signals) receives them. Call first thing in main.
-void ngs_block_shutdown_signals(void);
+// Ignores SIGPIPE (a client that goes away must not kill the engine). Call first thing in main.
+void ngs_ignore_sigpipe(void);
 
 // Checks a Unix socket path before binding: removes a stale socket nobody listens on, refuses a path that is in
 // use or is not a socket. Returns 0, or -1 with a message in `error`.
@@ -40,7 +39,7 @@ void ngs_server_shutdown(ngs_server *server);
 int ngs_server_is_shutting_down(ngs_server *server);
 int ngs_server_in_flight(ngs_server *server);
 
-// Starts a thread that shuts the server down on SIGTERM, SIGINT or SIGHUP (see ngs_block_shutdown_signals).
+// Shuts the server down gracefully on SIGTERM, SIGINT or SIGHUP (a second signal exits at once).
 void ngs_server_watch_signals(ngs_server *server);
 // Starts a thread that shuts the server down when standard input reaches end of file (the parent died).
 void ngs_server_watch_stdin(ngs_server *server);
