@@ -22,7 +22,8 @@ let package = Package(
   name: "nucleus-engine",
   platforms: [.macOS(.v14)],
   products: [
-    .executable(name: "nucleus-engine", targets: ["nucleus-engine"])
+    .executable(name: "nucleus-engine", targets: ["nucleus-engine"]),
+    .executable(name: "nucleus-bench", targets: ["nucleus-bench"]),
   ],
   targets: [
     // C++ over libmlx behind a plain C header; every C++ exception becomes an error value.
@@ -52,10 +53,13 @@ let package = Package(
     .target(name: "MLXNN", dependencies: ["MLX"], path: "swift-engine/Sources/MLXNN"),
     // Checkpoint folders in the diffusers/transformers layout: validation, sharded loading, quantization, saving.
     .target(name: "Checkpoints", dependencies: ["MLX", "MLXNN"], path: "swift-engine/Sources/Checkpoints"),
+    // The models: the Nucleus DiT (and later the VAE and the text encoder), one file per part.
+    .target(
+      name: "NucleusModels", dependencies: ["MLX", "MLXNN", "Checkpoints"], path: "swift-engine/Sources/NucleusModels"),
     // The engine: RPC handlers, model state, self-check.
     .target(
       name: "NucleusEngine",
-      dependencies: ["MLX", "MLXNN", "Checkpoints", "CGRPCShim", "CEngineProto"],
+      dependencies: ["MLX", "MLXNN", "Checkpoints", "NucleusModels", "CGRPCShim", "CEngineProto"],
       path: "swift-engine/Sources/NucleusEngine"
     ),
     .executableTarget(
@@ -64,7 +68,16 @@ let package = Package(
       path: "swift-engine/Sources/nucleus-engine",
       linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", mlxLib])]
     ),
+    .executableTarget(
+      name: "nucleus-bench",
+      dependencies: ["MLX", "MLXNN"],
+      path: "swift-engine/Sources/nucleus-bench",
+      linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", mlxLib])]
+    ),
     .testTarget(name: "MLXTests", dependencies: ["MLX"], path: "swift-engine/Tests/MLXTests"),
+    .testTarget(
+      name: "NucleusModelTests", dependencies: ["MLX", "MLXNN", "Checkpoints", "NucleusModels"],
+      path: "swift-engine/Tests/NucleusModelTests"),
     .testTarget(
       name: "CheckpointTests", dependencies: ["MLX", "MLXNN", "Checkpoints"], path: "swift-engine/Tests/CheckpointTests"),
     .testTarget(

@@ -27,6 +27,9 @@ public enum ExpertWeights {
     case .dense(let w):
       return try matmul(x, w)
     case .quantized(let q):
+      if QuantizedKernels.dequantizeFirst {
+        return try matmul(x, dequantized(q).asType(x.dtype).transposed(0, 2, 1))
+      }
       let experts = try MLXArray.arange(0, Double(q.weight.shape[0]), dtype: .uint32)
       return try gatherQuantizedMM(x, q, rhsIndices: experts, transpose: true, sortedIndices: true)
     }

@@ -71,6 +71,11 @@ public final class QuantizedLinear: LinearLayer {
   }
 
   public func callAsFunction(_ x: MLXArray) throws -> MLXArray {
+    if QuantizedKernels.dequantizeFirst {
+      let dense = try dequantized(weight).asType(x.dtype).transposed()
+      if let bias { return try addMM(bias, x, dense) }
+      return try matmul(x, dense)
+    }
     let y = try quantizedMatmul(x, weight, transpose: true)
     if let bias { return try y + bias }
     return y

@@ -1,5 +1,6 @@
 import CEngineProto
 import MLX
+import NucleusModels
 
 /// The nucleus.engine.v1.Engine service: state shared by all handlers and the routing table.
 public final class EngineService: @unchecked Sendable {

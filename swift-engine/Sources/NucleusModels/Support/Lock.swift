@@ -1,4 +1,10 @@
-/// A mutual-exclusion lock over pthread_mutex (Foundation's NSLock is not in FoundationEssentials).
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// A mutual-exclusion lock over pthread_mutex.
 public final class Lock: @unchecked Sendable {
   private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 

@@ -1,0 +1,29 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+import MLX
+
+/// How quantized weights are multiplied on this backend.
+///
+/// On Metal and CUDA, MLX's quantized_matmul / gather_qmm kernels read the packed weights directly and are the
+/// fast path. On the CPU backend they are plain loops on one thread (about 2 GFLOP/s for the DiT's expert shapes
+/// on our 2-core machines, against about 150 GFLOP/s for a BLAS matmul): there we dequantize to the activation
+/// dtype and use the BLAS matmul instead, trading a transient dense copy of the weight for a ~50x faster product.
+/// The results agree within float rounding (see the quantization tests). NUCLEUS_QUANTIZED_KERNELS=native|dequantize
+/// overrides the choice.
+public enum QuantizedKernels {
+  public static let dequantizeFirst: Bool = {
+    switch getenvString("NUCLEUS_QUANTIZED_KERNELS") {
+    case "native": return false
+    case "dequantize": return true
+    default: return Device.backend == "cpu"
+    }
+  }()
+
+  private static func getenvString(_ name: String) -> String? {
+    guard let value = getenv(name) else { return nil }
+    return String(cString: value)
+  }
+}
