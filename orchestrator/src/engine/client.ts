@@ -1,10 +1,16 @@
 import * as grpc from "@grpc/grpc-js";
 
 import {
+  type DenoiseResponse,
+  type EmbeddingHandle,
   EngineService,
   GetInfoRequest,
   type GetInfoResponse,
   type HealthResponse,
+  type LoadOptions,
+  type LoadProgress,
+  type ModelSummary,
+  type Tensor,
 } from "../generated/nucleus/engine/v1/engine.js";
 import { EngineCallError } from "./errors.js";
 
@@ -100,6 +106,58 @@ export class EngineClient {
 
   async shutdown(reason = "", options?: CallOptions): Promise<void> {
     await this.unary("shutdown", { reason }, options);
+  }
+
+  /** Loads model components; `onProgress` sees every progress event; resolves with the summary. */
+  async loadModel(
+    modelDir: string,
+    options: Partial<LoadOptions> = {},
+    onProgress?: (progress: LoadProgress) => void,
+    callOptions?: CallOptions,
+  ): Promise<ModelSummary> {
+    const request = {
+      modelDir,
+      options: {
+        dtype: 0,
+        components: [],
+        transformer: undefined,
+        experts: undefined,
+        textEncoder: undefined,
+        memoryLimitBytes: 0,
+        ...options,
+      },
+    };
+    let summary: ModelSummary | undefined;
+    for await (const event of this.stream("loadModel", request, callOptions)) {
+      if (event.progress) onProgress?.(event.progress);
+      if (event.summary) summary = event.summary;
+    }
+    if (!summary) throw new Error("LoadModel ended without a summary");
+    return summary;
+  }
+
+  async importEmbedding(embedding: Tensor, mask?: Tensor, options?: CallOptions): Promise<EmbeddingHandle> {
+    const response = await this.unary("importEmbedding", { embedding, mask }, options);
+    if (!response.embedding) throw new Error("ImportEmbedding returned no handle");
+    return response.embedding;
+  }
+
+  denoise(
+    latents: Tensor,
+    grid: { height: number; width: number },
+    timestep: number,
+    conditioning: number[],
+    options?: CallOptions,
+  ): Promise<DenoiseResponse> {
+    return this.unary(
+      "denoise",
+      { latents, gridHeight: grid.height, gridWidth: grid.width, timestep, conditioning },
+      options,
+    );
+  }
+
+  async release(handles: number[], options?: CallOptions): Promise<number> {
+    return (await this.unary("release", { handles }, options)).released;
   }
 
   /** Waits until the channel is connected, or rejects after `timeoutMs`. */

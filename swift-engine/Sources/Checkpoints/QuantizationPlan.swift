@@ -37,7 +37,7 @@ public struct QuantizationPlan: Sendable {
   public var isEmpty: Bool { linear == nil && experts == nil }
 
   /// The spec that applies to `key`, if it is to be quantized and its shape allows it.
-  func spec(for key: String, shape: [Int]) -> (Kind, QuantizationSpec)? {
+  public func spec(for key: String, shape: [Int]) -> (Kind, QuantizationSpec)? {
     guard let kind = classify(key, shape) else { return nil }
     switch kind {
     case .linear:

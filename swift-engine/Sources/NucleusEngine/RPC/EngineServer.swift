@@ -76,7 +76,8 @@ public final class EngineServer: @unchecked Sendable {
     }
     do {
       let response = try handler(request, call)
-      if !call.isFinished { call.finish(.ok, response: response ?? []) }
+      // Unary handlers return their response; streaming handlers send messages themselves and return nil.
+      if !call.isFinished { call.finish(.ok, response: response) }
     } catch let error as RPCError {
       call.finish(error.status, message: error.message)
     } catch {

@@ -10,6 +10,7 @@ public final class EngineService: @unchecked Sendable {
   let startedAt = monotonicSeconds()
   /// MLX graph building and evaluation are serialised: one computation at a time.
   let computeLock = Lock()
+  let registry = ModelRegistry()
 
   public init(server: EngineServer) {
     self.server = server
@@ -21,7 +22,11 @@ public final class EngineService: @unchecked Sendable {
     route("GetInfo", getInfo)
     route("Health", health)
     route("Shutdown", shutdown)
-    for declared in ["LoadModel", "EncodeText", "ImportEmbedding", "Denoise", "Decode", "Release"] {
+    route("LoadModel", loadModel)
+    route("ImportEmbedding", importEmbedding)
+    route("Denoise", denoise)
+    route("Release", release)
+    for declared in ["EncodeText", "Decode"] {
       route(declared) { _, _ in
         throw RPCError(
           .unimplemented,

@@ -1,0 +1,102 @@
+import CEngineProto
+import Checkpoints
+import MLX
+import MLXNN
+import NucleusModels
+
+/// A LoadModel request, checked: which folder, which components, dtype and quantization.
+struct LoadRequest {
+  static let knownComponents = ["transformer", "vae", "text_encoder"]
+
+  var modelDirectory: String
+  var transformerDirectory: String
+  var dtype: DType?
+  var linearQuantization: QuantizationSpec?
+  var expertQuantization: QuantizationSpec?
+  var memoryLimit: UInt64
+
+  init(_ message: Nucleus__Engine__V1__LoadModelRequest) throws {
+    modelDirectory = string(message.model_dir)
+    guard !modelDirectory.isEmpty else { throw RPCError(.invalidArgument, "model_dir is empty: give the model folder") }
+    let options = message.options?.pointee
+    memoryLimit = options?.memory_limit_bytes ?? 0
+
+    if let code = options?.dtype, code != NUCLEUS__ENGINE__V1__DTYPE__DTYPE_UNSPECIFIED {
+      guard let type = TensorCoding.dtype(code), type.isFloatingPoint else {
+        throw RPCError(.invalidArgument, "options.dtype must be float32, bfloat16 or float16")
+      }
+      dtype = type
+    }
+    linearQuantization = try Self.quantization(options?.transformer, field: "options.transformer")
+    expertQuantization = try Self.quantization(options?.experts, field: "options.experts")
+
+    var components: [String] = []
+    if let options {
+      components = (0..<options.n_components).map { string(options.components[$0]) }
+    }
+    for component in components where !Self.knownComponents.contains(component) {
+      throw RPCError(.invalidArgument, "unknown component '\(component)': use transformer, vae or text_encoder")
+    }
+    for component in components where component != "transformer" {
+      throw RPCError(.unimplemented, "loading the \(component) component is not implemented by this engine yet")
+    }
+    transformerDirectory = try Self.locateTransformer(modelDirectory)
+  }
+
+  /// The transformer folder: `<dir>/transformer`, or `<dir>` itself when it is a transformer component folder.
+  static func locateTransformer(_ directory: String) throws -> String {
+    var isFolder = stat()
+    guard stat(directory, &isFolder) == 0, (isFolder.st_mode & S_IFMT) == S_IFDIR else {
+      throw RPCError(.notFound, "model folder \(directory) does not exist")
+    }
+    let nested = directory + "/transformer"
+    var info = stat()
+    if stat(nested, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { return nested }
+    if stat(directory + "/config.json", &info) == 0 { return directory }
+    throw RPCError(.notFound, "\(directory) has no transformer/ folder: point model_dir at a Nucleus-Image checkpoint folder")
+  }
+
+  static func quantization(_ message: UnsafeMutablePointer<Nucleus__Engine__V1__Quantization>?, field: String) throws
+    -> QuantizationSpec?
+  {
+    guard let message, message.pointee.bits != 0 else { return nil }
+    let bits = Int(message.pointee.bits)
+    let group = message.pointee.group_size == 0 ? 64 : Int(message.pointee.group_size)
+    guard bits == 4 || bits == 8 else { throw RPCError(.invalidArgument, "\(field).bits must be 0, 4 or 8, not \(bits)") }
+    guard [32, 64, 128].contains(group) else {
+      throw RPCError(.invalidArgument, "\(field).group_size must be 32, 64 or 128, not \(group)")
+    }
+    return QuantizationSpec(bits: bits, groupSize: group)
+  }
+
+  var plan: QuantizationPlan? {
+    guard linearQuantization != nil || expertQuantization != nil else { return nil }
+    return NucleusTransformer.quantizationPlan(linear: linearQuantization, experts: expertQuantization)
+  }
+
+  /// "none", "8-bit linears (group 64), 4-bit experts (group 64)", ...
+  static func describe(_ record: QuantizationRecord?) -> String {
+    guard let record, record.linear != nil || record.experts != nil else { return "none" }
+    var parts: [String] = []
+    if let linear = record.linear { parts.append("\(linear.bits)-bit linears (group \(linear.groupSize))") }
+    if let experts = record.experts { parts.append("\(experts.bits)-bit experts (group \(experts.groupSize))") }
+    return parts.joined(separator: ", ")
+  }
+}
+
+/// Bytes the component will occupy once loaded in `dtype` with `plan`, from the validated headers alone.
+func residentEstimate(_ folder: ComponentFolder, dtype: DType?, plan: QuantizationPlan?) -> Int {
+  var total = 0
+  for (key, shard) in folder.weightMap {
+    guard let entry = folder.shards[shard]?.entries[key] else { continue }
+    let elements = entry.shape.reduce(1, *)
+    let stored = SafetensorsHeader.dtype(of: entry.dtype)
+    let element = (stored?.isFloatingPoint ?? false) ? (dtype ?? stored!).size : entry.byteCount / Swift.max(elements, 1)
+    if let (_, spec) = plan?.spec(for: key, shape: entry.shape) {
+      total += elements * spec.bits / 8 + 2 * (elements / spec.groupSize) * element
+    } else {
+      total += elements * element
+    }
+  }
+  return total
+}

@@ -1,0 +1,73 @@
+import CEngineProto
+import MLX
+
+/// proto Tensor <-> MLXArray. Bad dtypes, shapes or byte counts are INVALID_ARGUMENT errors naming the field.
+enum TensorCoding {
+  static func dtype(_ value: Nucleus__Engine__V1__DType) -> DType? {
+    switch value {
+    case NUCLEUS__ENGINE__V1__DTYPE__DTYPE_FLOAT32: .float32
+    case NUCLEUS__ENGINE__V1__DTYPE__DTYPE_BFLOAT16: .bfloat16
+    case NUCLEUS__ENGINE__V1__DTYPE__DTYPE_FLOAT16: .float16
+    case NUCLEUS__ENGINE__V1__DTYPE__DTYPE_INT32: .int32
+    case NUCLEUS__ENGINE__V1__DTYPE__DTYPE_UINT32: .uint32
+    case NUCLEUS__ENGINE__V1__DTYPE__DTYPE_UINT8: .uint8
+    case NUCLEUS__ENGINE__V1__DTYPE__DTYPE_BOOL: .bool
+    default: nil
+    }
+  }
+
+  static func protoDType(_ dtype: DType) -> Nucleus__Engine__V1__DType {
+    switch dtype {
+    case .float32: NUCLEUS__ENGINE__V1__DTYPE__DTYPE_FLOAT32
+    case .bfloat16: NUCLEUS__ENGINE__V1__DTYPE__DTYPE_BFLOAT16
+    case .float16: NUCLEUS__ENGINE__V1__DTYPE__DTYPE_FLOAT16
+    case .int32: NUCLEUS__ENGINE__V1__DTYPE__DTYPE_INT32
+    case .uint32: NUCLEUS__ENGINE__V1__DTYPE__DTYPE_UINT32
+    case .uint8: NUCLEUS__ENGINE__V1__DTYPE__DTYPE_UINT8
+    case .bool: NUCLEUS__ENGINE__V1__DTYPE__DTYPE_BOOL
+    case .int64: NUCLEUS__ENGINE__V1__DTYPE__DTYPE_UNSPECIFIED
+    }
+  }
+
+  /// The tensor in `field`, or nil when the field is absent.
+  static func decode(_ tensor: UnsafeMutablePointer<Nucleus__Engine__V1__Tensor>?, field: String) throws -> MLXArray? {
+    guard let tensor else { return nil }
+    guard let type = dtype(tensor.pointee.dtype) else {
+      throw RPCError(.invalidArgument, "\(field) has no valid dtype (set float32, bfloat16, float16, int32, uint32, uint8 or bool)")
+    }
+    let shape = (0..<tensor.pointee.n_shape).map { Int(tensor.pointee.shape[$0]) }
+    guard shape.allSatisfy({ $0 >= 0 && $0 <= Int(Int32.max) }) else {
+      throw RPCError(.invalidArgument, "\(field) has an invalid shape \(shape)")
+    }
+    let count = shape.reduce(1, *)
+    let expected = count * type.size
+    let data = tensor.pointee.data
+    guard data.len == expected else {
+      throw RPCError(
+        .invalidArgument,
+        "\(field) holds \(data.len) bytes but a \(type) tensor of shape \(shape) needs \(expected)")
+    }
+    do {
+      return try MLXArray(bytes: UnsafeRawBufferPointer(start: data.data, count: data.len), dtype: type, shape: shape)
+    } catch {
+      throw RPCError(.invalidArgument, "\(field): \(error)")
+    }
+  }
+
+  static func require(_ tensor: UnsafeMutablePointer<Nucleus__Engine__V1__Tensor>?, field: String) throws -> MLXArray {
+    guard let array = try decode(tensor, field: field) else { throw RPCError(.invalidArgument, "\(field) is missing") }
+    return array
+  }
+
+  /// A proto Tensor holding `array` (evaluated), owned by `arena`.
+  static func encode(_ array: MLXArray, arena: CArena) throws -> UnsafeMutablePointer<Nucleus__Engine__V1__Tensor> {
+    var tensor = Nucleus__Engine__V1__Tensor()
+    nucleus__engine__v1__tensor__init(&tensor)
+    tensor.dtype = protoDType(array.dtype)
+    let shape = array.shape.map(Int64.init)
+    tensor.n_shape = shape.count
+    tensor.shape = arena.array(shape)
+    tensor.data = arena.bytes(try array.bytes())
+    return arena.object(tensor)
+  }
+}
