@@ -80,15 +80,18 @@ describe("engine over a Unix socket", () => {
   });
 
   test("RPCs declared for later issues answer UNIMPLEMENTED by name", async () => {
-    await assert.rejects(engine.client.unary("denoise", {
-      latents: undefined, gridHeight: 1, gridWidth: 1, timestep: 0.5, conditioning: [],
-    }), (error: EngineCallError) => {
-      assert.equal(error.code, status.UNIMPLEMENTED);
-      assert.match(error.details, /Denoise/);
-      return true;
-    });
-    const stream = engine.client.stream("loadModel", { modelDir: "/nowhere", options: undefined });
-    await assert.rejects(stream.next(), (error: EngineCallError) => error.code === status.UNIMPLEMENTED);
+    await assert.rejects(
+      engine.client.unary("decode", { latents: undefined, gridHeight: 1, gridWidth: 1, floatOutput: false }),
+      (error: EngineCallError) => {
+        assert.equal(error.code, status.UNIMPLEMENTED);
+        assert.match(error.details, /Decode/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      engine.client.unary("encodeText", { tokenIds: [1, 2], hiddenLayer: 0, returnTensor: false }),
+      (error: EngineCallError) => error.code === status.UNIMPLEMENTED && /EncodeText/.test(error.details),
+    );
   });
 
   test("calls are served concurrently: Health answers while a long GetInfo computes", async () => {
