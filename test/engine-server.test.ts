@@ -96,7 +96,7 @@ describe("engine over a Unix socket", () => {
 
   test("calls are served concurrently: Health answers while a long GetInfo computes", async () => {
     let benchmarkDone = false;
-    const slow = engine.client.getInfo({ benchmarkMatmulSize: 1536 }).then((info) => {
+    const slow = engine.client.getInfo({ benchmarkMatmulSize: 4096 }).then((info) => {
       benchmarkDone = true;
       return info;
     });
@@ -118,7 +118,7 @@ describe("engine shutdown", () => {
     const engine = await LocalEngine.start();
     const pid = engine.pid!;
     const socket = engine.ready.address.replace(/^unix:/, "");
-    const call = engine.client.getInfo({ benchmarkMatmulSize: 1536 });
+    const call = engine.client.getInfo({ benchmarkMatmulSize: 4096 });
     await new Promise((resolve) => setTimeout(resolve, 150));
     process.kill(pid, "SIGTERM");
     const info = await call;
@@ -141,7 +141,7 @@ describe("engine shutdown", () => {
   test("a grace period of 0 cancels in-flight calls instead of waiting", async () => {
     const engine = await LocalEngine.start({ shutdownGraceMs: 0 });
     const pid = engine.pid!;
-    const call = engine.client.getInfo({ benchmarkMatmulSize: 2048 });
+    const call = engine.client.getInfo({ benchmarkMatmulSize: 4096 });
     await new Promise((resolve) => setTimeout(resolve, 150));
     process.kill(pid, "SIGTERM");
     await assert.rejects(call);

@@ -52,7 +52,7 @@ describe("engine process manager", () => {
   test("engine killed mid-call: a clear EngineDiedError, then a working restart", async () => {
     const engine = await LocalEngine.start();
     const firstPid = engine.pid!;
-    const call = engine.client.getInfo({ benchmarkMatmulSize: 2048 });
+    const call = engine.client.getInfo({ benchmarkMatmulSize: 4096 });
     await new Promise((resolve) => setTimeout(resolve, 200));
     process.kill(firstPid, "SIGKILL");
     await assert.rejects(call, (error: Error) => {

@@ -40,4 +40,8 @@ if options.exitOnStandardInputEOF { server.watchStandardInput() }
 ReadyLine.print(server: server)
 server.run(graceMilliseconds: options.shutdownGraceMilliseconds)
 EngineLog.write("stopped")
-exit(0)
+// _exit, not exit: a computation abandoned after the grace period may still hold OpenBLAS's threads, and the
+// library's exit-time destructors would wait for them forever. Everything the engine owns is released already.
+fflush(stdout)
+fflush(stderr)
+_exit(0)
