@@ -92,6 +92,11 @@ export class LocalEngine {
     return this.exitState;
   }
 
+  /** Waits for the engine process to end; undefined if it still runs after `timeoutMs`. */
+  async waitForExit(timeoutMs: number): Promise<EngineExit | undefined> {
+    return Promise.race([this.exited, delay(timeoutMs).then(() => undefined)]);
+  }
+
   /** The engine's last lines of standard error. */
   stderrTail(lines = 40): string {
     return this.stderrLines.slice(-lines).join("\n");
