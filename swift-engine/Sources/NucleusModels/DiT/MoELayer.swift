@@ -59,6 +59,8 @@ final class NucleusMoELayer {
       throw MLXError("expert capacity \(capacity) exceeds the \(s) image tokens (capacity factor \(capacityFactor))")
     }
 
+    // One matmul over concat(temb, token), as diffusers does: splitting it would round differently in bf16 and
+    // move near-tied tokens to other experts.
     let routerInput = try concatenated([temb.expandedDimensions(axis: 1).broadcast(to: [b, s, d]), normalized], axis: -1)
     let logits = try gate(routerInput).asType(.float32)
     let scores = try (useSigmoid ? sigmoid(logits) : softmax(logits, axis: -1)).asType(dtype)

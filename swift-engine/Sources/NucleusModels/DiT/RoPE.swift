@@ -8,9 +8,12 @@ import MLX
 /// Angles are formed in float32 exactly as diffusers does (float32 frequencies times float32 positions), so
 /// large positions round the same way.
 public struct RotaryTables: @unchecked Sendable {
-  /// [tokens, pairs, 1] float32, broadcast over batch and heads when applied.
+  /// [tokens, 1, head_dim] float32: cos θ_k at both positions of pair k.
   public let cos: MLXArray
+  /// [tokens, 1, head_dim] float32: −sin θ_k at position 2k, +sin θ_k at 2k+1.
   public let sin: MLXArray
+  /// [head_dim] uint32: the index of each element's partner in its pair (1, 0, 3, 2, ...).
+  public let partner: MLXArray
   public let tokens: Int
 }
 
@@ -42,36 +45,35 @@ public enum NucleusRoPE {
 
   static func tables(positions: [[Int]], axes: [Int]) throws -> RotaryTables {
     let frequencies = axes.map(frequencies(dimension:))
-    let pairs = axes.reduce(0, +) / 2
-    var cosines = [Float](repeating: 0, count: positions.count * pairs)
+    let width = axes.reduce(0, +)
+    var cosines = [Float](repeating: 0, count: positions.count * width)
     var sines = cosines
     for (token, position) in positions.enumerated() {
       var pair = 0
       for (axis, axisFrequencies) in frequencies.enumerated() {
         for frequency in axisFrequencies {
           let angle = Float(position[axis]) * frequency
-          cosines[token * pairs + pair] = Float(Foundation_cos(Double(angle)))
-          sines[token * pairs + pair] = Float(Foundation_sin(Double(angle)))
+          let (c, s) = (Float(Foundation_cos(Double(angle))), Float(Foundation_sin(Double(angle))))
+          cosines[token * width + 2 * pair] = c
+          cosines[token * width + 2 * pair + 1] = c
+          sines[token * width + 2 * pair] = -s
+          sines[token * width + 2 * pair + 1] = s
           pair += 1
         }
       }
     }
+    let partner = (0..<width).map { UInt32($0 ^ 1) }
     return RotaryTables(
-      cos: try MLXArray(cosines, [positions.count, pairs, 1]), sin: try MLXArray(sines, [positions.count, pairs, 1]),
-      tokens: positions.count)
+      cos: try MLXArray(cosines, [positions.count, 1, width]), sin: try MLXArray(sines, [positions.count, 1, width]),
+      partner: try MLXArray(partner, [width]), tokens: positions.count)
   }
 
-  /// Rotates x [B, N, H, D] by the tables (N tokens): pairs (2k, 2k+1) as complex numbers, computed in float32.
+  /// Rotates x [B, N, H, D] by the tables (N tokens), computed in float32:
+  /// (x₂ₖ, x₂ₖ₊₁) -> (x₂ₖ cos − x₂ₖ₊₁ sin, x₂ₖ sin + x₂ₖ₊₁ cos), i.e. x · cos + partner(x) · (∓sin).
   public static func apply(_ x: MLXArray, _ tables: RotaryTables) throws -> MLXArray {
-    let shape = x.shape
-    let (b, n, heads, d) = (shape[0], shape[1], shape[2], shape[3])
-    let pairs = try x.asType(.float32).reshaped(b, n, heads, d / 2, 2)
-    let real = try pairs.sliced(axis: -1, 0..<1)
-    let imaginary = try pairs.sliced(axis: -1, 1..<2)
-    let cos = try tables.cos.expandedDimensions(axis: 1)  // [N, 1, D/2, 1]
-    let sin = try tables.sin.expandedDimensions(axis: 1)
-    let rotated = try concatenated([real * cos - imaginary * sin, real * sin + imaginary * cos], axis: -1)
-    return try rotated.reshaped(b, n, heads, d).asType(x.dtype)
+    let wide = try x.asType(.float32)
+    let swapped = try wide.take(tables.partner, axis: -1)
+    return try (wide * tables.cos + swapped * tables.sin).asType(x.dtype)
   }
 }
 

@@ -1,0 +1,73 @@
+// DiT forward benchmark: the engine (one Denoise per forward, over gRPC) next to diffusers (PyTorch, CPU) on the
+// same random weights in the same run. Reports the time ratio, peak memory and the gRPC overhead of a call.
+//   npm run setup:reference && node dist/bench/dit-forward.js [--repeats 3] [--only mid|full-width]
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+import { packageRoot } from "../orchestrator/src/engine/locate.js";
+import { LocalEngine } from "../orchestrator/src/engine/process.js";
+import { DType } from "../orchestrator/src/generated/nucleus/engine/v1/engine.js";
+
+const root = packageRoot();
+const python = join(root, ".deps", "reference-python", "bin", "python");
+if (!existsSync(python)) throw new Error("the reference environment is missing: run `npm run setup:reference`");
+const cache = process.env.NUCLEUS_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME!, ".cache"), "nucleus-image");
+const argument = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const repeats = Number(argument("--repeats") ?? 3);
+const only = argument("--only");
+const textLength = 128;
+
+const cases: { preset: string; width: number; grids: [number, number][]; jointDim: number }[] = [
+  { preset: "mid", width: 512, grids: [[16, 16], [32, 32]], jointDim: 1024 },
+  { preset: "full-width", width: 2048, grids: [[32, 32]], jointDim: 4096 },
+];
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+const reference = (args: string[]) =>
+  execFileSync(python, [join(root, "bench", "reference", "diffusers_dit.py"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+
+const lines: string[] = [];
+for (const { preset, grids, jointDim } of cases.filter((c) => !only || c.preset === only)) {
+  const modelDir = join(cache, "bench-models", `dit-${preset}`);
+  if (!existsSync(join(modelDir, "transformer", "config.json"))) {
+    mkdirSync(modelDir, { recursive: true });
+    console.error(`making the ${preset} model in ${modelDir}`);
+    reference(["make", "--preset", preset, "--out", modelDir]);
+  }
+  const engine = await LocalEngine.start();
+  try {
+    const summary = await engine.client.loadModel(modelDir, { dtype: DType.DTYPE_FLOAT32 });
+    const text = { dtype: DType.DTYPE_FLOAT32, shape: [textLength, jointDim], data: Buffer.alloc(textLength * jointDim * 4) };
+    new Float32Array(text.data.buffer, text.data.byteOffset, textLength * jointDim).forEach((_, i, a) => (a[i] = Math.sin(i)));
+    const handle = (await engine.client.importEmbedding(text)).id;
+    for (const [h, w] of grids) {
+      const tokens = h * w;
+      const latents = { dtype: DType.DTYPE_FLOAT32, shape: [tokens, 64], data: Buffer.alloc(tokens * 64 * 4) };
+      new Float32Array(latents.data.buffer, latents.data.byteOffset, tokens * 64).forEach((_, i, a) => (a[i] = Math.cos(i)));
+      await engine.client.denoise(latents, { height: h, width: w }, 0.5, [handle]); // warm-up, fills the text cache
+      const roundTrips: number[] = [];
+      const computes: number[] = [];
+      for (let i = 0; i < repeats; i++) {
+        const started = performance.now();
+        const response = await engine.client.denoise(latents, { height: h, width: w }, 0.5, [handle]);
+        roundTrips.push((performance.now() - started) / 1000);
+        computes.push(response.computeSeconds);
+      }
+      const info = await engine.client.getInfo();
+      const theirs = JSON.parse(reference(["time", "--model", modelDir, "--grid", String(h), String(w), "--text", String(textLength), "--repeats", String(repeats)])) as { seconds: number; max_rss_bytes: number };
+      const ours = median(roundTrips);
+      lines.push(
+        `${preset.padEnd(11)} ${`${h * 16}x${w * 16}`.padEnd(8)} engine ${ours.toFixed(3)} s (compute ${median(computes).toFixed(3)} s, gRPC overhead ${((ours - median(computes)) * 1000).toFixed(1)} ms)` +
+          ` | diffusers ${theirs.seconds.toFixed(3)} s | ratio ${(ours / theirs.seconds).toFixed(2)}` +
+          ` | peak: engine MLX ${gib(Number(info.memory?.peakBytes ?? 0))}, diffusers process RSS ${gib(theirs.max_rss_bytes)}`,
+      );
+    }
+    lines.push(`${preset.padEnd(11)} parameters ${Number(summary.components[0]?.parameterCount).toLocaleString("en")}, resident ${gib(Number(summary.components[0]?.bytes))}`);
+  } finally {
+    await engine.stop();
+  }
+}
+console.log(`one forward (batch 1, text ${textLength} tokens, float32) on this CPU; ratio = engine / diffusers time`);
+for (const line of lines) console.log(line);
