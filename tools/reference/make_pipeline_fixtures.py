@@ -82,7 +82,7 @@ def main() -> None:
     shutil.rmtree(ROOT, ignore_errors=True)
     model_dir = ROOT / "tiny"
     transformer = build(MODELS["tiny-b"], 200, torch.float32)
-    save_model(transformer, model_dir / "transformer", "100KB")
+    save_model(transformer, model_dir / "transformer", "600KB")
     vae = build_vae()
     vae.save_pretrained(model_dir / "vae", safe_serialization=True)
     scheduler = FlowMatchEulerDiscreteScheduler.from_config(RELEASED_SCHEDULER)
@@ -115,7 +115,8 @@ def main() -> None:
     save_file({
         "prompt_embeds": prompt, "prompt_embeds_mask": prompt_mask.int(), "negative_prompt_embeds": negative,
         "negative_prompt_embeds_mask": negative_mask.int(), "latents": latents, "output_latents": final_latents,
-        "image_float": torch.from_numpy(image_float), "image_uint8": torch.from_numpy(np.array(image_pil)),
+        "image_float": torch.from_numpy(np.ascontiguousarray(image_float)),
+        "image_uint8": torch.from_numpy(np.ascontiguousarray(np.array(image_pil))),
     }, str(ROOT / "cfg-4-steps.safetensors"), metadata={"height": str(height), "width": str(width), "steps": "4",
                                                         "guidance_scale": "3.5"})
 

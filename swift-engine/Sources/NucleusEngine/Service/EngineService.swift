@@ -26,7 +26,8 @@ public final class EngineService: @unchecked Sendable {
     route("ImportEmbedding", importEmbedding)
     route("Denoise", denoise)
     route("Release", release)
-    for declared in ["EncodeText", "Decode"] {
+    route("Decode", decode)
+    for declared in ["EncodeText"] {
       route(declared) { _, _ in
         throw RPCError(
           .unimplemented,

@@ -38,11 +38,12 @@ extension EngineService {
       benchmark.gflops = result.gflops
       response.benchmark = arena.object(benchmark)
     }
-    if let loaded = registry.transformer {
-      let components = [componentInfo(loaded, arena: arena)]
-      response.n_loaded_components = components.count
-      response.loaded_components = arena.array(components.map { Optional($0) })
-      response.model_dir = arena.string(loaded.directory)
+    let loaded = [registry.transformer.map(summary(of:)), registry.vae.map(summary(of:))].compactMap { $0 }
+    let components = loaded.map { Optional(componentMessage($0, arena: arena)) }
+    response.n_loaded_components = components.count
+    response.loaded_components = arena.array(components)
+    if let directory = registry.transformer?.directory ?? registry.vae?.directory {
+      response.model_dir = arena.string(directory)
     }
     // Memory last, so the peak includes the self-check and benchmark.
     response.memory = arena.object(try memoryMessage())

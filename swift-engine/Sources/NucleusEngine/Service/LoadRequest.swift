@@ -9,7 +9,8 @@ struct LoadRequest {
   static let knownComponents = ["transformer", "vae", "text_encoder"]
 
   var modelDirectory: String
-  var transformerDirectory: String
+  var transformerDirectory: String?
+  var vaeDirectory: String?
   var dtype: DType?
   var linearQuantization: QuantizationSpec?
   var expertQuantization: QuantizationSpec?
@@ -37,23 +38,41 @@ struct LoadRequest {
     for component in components where !Self.knownComponents.contains(component) {
       throw RPCError(.invalidArgument, "unknown component '\(component)': use transformer, vae or text_encoder")
     }
-    for component in components where component != "transformer" {
-      throw RPCError(.unimplemented, "loading the \(component) component is not implemented by this engine yet")
+    if components.contains("text_encoder") {
+      throw RPCError(.unimplemented, "loading the text_encoder component is not implemented by this engine yet")
     }
-    transformerDirectory = try Self.locateTransformer(modelDirectory)
+    let folders = try Self.locateComponents(modelDirectory)
+    if components.isEmpty {
+      transformerDirectory = folders.transformer
+      vaeDirectory = folders.vae
+      guard transformerDirectory != nil || vaeDirectory != nil else {
+        throw RPCError(.notFound, "\(modelDirectory) has no transformer/ or vae/ folder: point model_dir at a Nucleus-Image checkpoint folder")
+      }
+    } else {
+      if components.contains("transformer") {
+        guard let folder = folders.transformer else { throw RPCError(.notFound, "\(modelDirectory) has no transformer/ folder") }
+        transformerDirectory = folder
+      }
+      if components.contains("vae") {
+        guard let folder = folders.vae else { throw RPCError(.notFound, "\(modelDirectory) has no vae/ folder") }
+        vaeDirectory = folder
+      }
+    }
   }
 
-  /// The transformer folder: `<dir>/transformer`, or `<dir>` itself when it is a transformer component folder.
-  static func locateTransformer(_ directory: String) throws -> String {
-    var isFolder = stat()
-    guard stat(directory, &isFolder) == 0, (isFolder.st_mode & S_IFMT) == S_IFDIR else {
-      throw RPCError(.notFound, "model folder \(directory) does not exist")
-    }
-    let nested = directory + "/transformer"
+  /// The component folders: `<dir>/transformer` and `<dir>/vae`, or `<dir>` itself when it is a transformer folder.
+  static func locateComponents(_ directory: String) throws -> (transformer: String?, vae: String?) {
+    guard isFolder(directory) else { throw RPCError(.notFound, "model folder \(directory) does not exist") }
+    let vae = isFolder(directory + "/vae") ? directory + "/vae" : nil
+    if isFolder(directory + "/transformer") { return (directory + "/transformer", vae) }
     var info = stat()
-    if stat(nested, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { return nested }
-    if stat(directory + "/config.json", &info) == 0 { return directory }
-    throw RPCError(.notFound, "\(directory) has no transformer/ folder: point model_dir at a Nucleus-Image checkpoint folder")
+    if vae == nil && stat(directory + "/config.json", &info) == 0 { return (directory, nil) }
+    return (nil, vae)
+  }
+
+  static func isFolder(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
   }
 
   static func quantization(_ message: UnsafeMutablePointer<Nucleus__Engine__V1__Quantization>?, field: String) throws

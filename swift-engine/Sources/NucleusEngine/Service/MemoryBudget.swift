@@ -29,6 +29,17 @@ enum MemoryBudget {
     return residual + Swift.max(attentionScores, moe, dense)
   }
 
+  /// Working memory of one VAE decode: the widest full-resolution activations, the upsampling stages, and the
+  /// mid-block attention over every latent pixel (scores in float32 where attention is not fused).
+  static func decodeBytes(config: VAEConfig, dtype: DType, gridHeight: Int, gridWidth: Int) -> Int {
+    let latentPixels = 4 * gridHeight * gridWidth
+    let imagePixels = latentPixels * config.scaleFactor * config.scaleFactor
+    let dims = config.decoderDims
+    let attention = latentPixels * latentPixels * 4 * 2
+    let activations = 6 * imagePixels * (dims.last ?? 1) * Swift.max(dtype.size, 4) + 3 * imagePixels / 4 * (dims.dropLast().last ?? 1) * 4
+    return Swift.max(attention, activations)
+  }
+
   static func check(needed: Int, what: String, advice: String) throws {
     let (free, limit) = try available()
     if needed > free {

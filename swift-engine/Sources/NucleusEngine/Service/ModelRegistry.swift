@@ -29,12 +29,23 @@ final class ModelRegistry: @unchecked Sendable {
     var width: Int { embedding.shape[1] }
   }
 
+  struct LoadedVAE {
+    var decoder: VAEDecoder
+    var directory: String
+    var parameterCount: Int
+    var residentBytes: Int
+  }
+
   private let lock = Lock()
   private var loadedTransformer: LoadedTransformer?
+  private var loadedVAE: LoadedVAE?
   private var embeddings: [UInt64: Embedding] = [:]
   private var nextHandle: UInt64 = 1
 
   var transformer: LoadedTransformer? { lock.withLock { loadedTransformer } }
+  var vae: LoadedVAE? { lock.withLock { loadedVAE } }
+
+  func install(vae: LoadedVAE?) { lock.withLock { loadedVAE = vae } }
 
   /// Installs a new transformer; every cached conditioning belonged to the old weights and is dropped.
   func install(_ transformer: LoadedTransformer?) {

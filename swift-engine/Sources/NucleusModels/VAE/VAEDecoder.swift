@@ -82,11 +82,14 @@ public final class VAEDecoder: @unchecked Sendable {
   /// Images in [−1, 1] -> uint8 RGB as diffusers' image processor makes them: round(clamp(x / 2 + 0.5) · 255),
   /// rounding halves to even like NumPy.
   public static func toRGB8(_ image: MLXArray) throws -> MLXArray {
-    let unit = try clip(image / 2 + 0.5, min: 0, max: 1).asType(.float32) * 255
-    let shifted = try unit + 0.5
-    let down = try floor(shifted)
-    let half = try equal(shifted, down)
+    try roundHalfToEven(clip(image / 2 + 0.5, min: 0, max: 1).asType(.float32) * 255).asType(.uint8)
+  }
+
+  /// Rounds to the nearest integer, ties to even (NumPy's round).
+  public static func roundHalfToEven(_ x: MLXArray) throws -> MLXArray {
+    let down = try floor(x + 0.5)
+    let tie = try equal(down - x, MLXArray.scalar(0.5, dtype: x.dtype))
     let odd = try notEqual(down / 2, floor(down / 2))
-    return try which(logicalAnd(half, odd), down - 1, down).asType(.uint8)
+    return try which(logicalAnd(tie, odd), down - 1, down)
   }
 }

@@ -8,8 +8,8 @@ import MLX
 ///   padding is zeros, so only `[:, :, kt − 1]` touches real data) and become OHWI `[O, kh, kw, I]`;
 /// - 2-D convolutions `[O, I, kh, kw]` become OHWI;
 /// - RMS-norm `gamma` `[C, 1, 1(, 1)]` becomes `[C]`.
-enum VAEWeights {
-  static func isDecoderKey(_ key: String) -> Bool {
+public enum VAEWeights {
+  public static func isDecoderKey(_ key: String) -> Bool {
     (key.hasPrefix("decoder.") || key.hasPrefix("post_quant_conv.")) && !key.contains(".time_conv.")
   }
 
