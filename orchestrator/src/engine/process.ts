@@ -94,7 +94,7 @@ export class LocalEngine {
 
   /** Waits for the engine process to end; undefined if it still runs after `timeoutMs`. */
   async waitForExit(timeoutMs: number): Promise<EngineExit | undefined> {
-    return Promise.race([this.exited, delay(timeoutMs).then(() => undefined)]);
+    return Promise.race([this.exited, delay(timeoutMs, undefined, { ref: false }).then(() => undefined)]);
   }
 
   /** The engine's last lines of standard error. */
@@ -117,7 +117,7 @@ export class LocalEngine {
       } catch {
         this.child.kill("SIGTERM");
       }
-      const exit = await Promise.race([this.exited, delay(graceMs).then(() => undefined)]);
+      const exit = await Promise.race([this.exited, delay(graceMs, undefined, { ref: false }).then(() => undefined)]);
       if (!exit) {
         this.child.kill("SIGKILL");
         await this.exited;
@@ -234,7 +234,7 @@ export class LocalEngine {
     const transportFailure = [GrpcStatus.UNAVAILABLE, GrpcStatus.INTERNAL, GrpcStatus.UNKNOWN, GrpcStatus.CANCELLED];
     if (transportFailure.includes(error.code) && !this.stopping) {
       const waitMs = error.code === GrpcStatus.CANCELLED ? 50 : 1000;
-      const exit = await Promise.race([this.exited, delay(waitMs).then(() => undefined)]);
+      const exit = await Promise.race([this.exited, delay(waitMs, undefined, { ref: false }).then(() => undefined)]);
       if (exit && this.exitState) {
         await delay(20);
         return new EngineDiedError(method, exit, this.stderrTail());

@@ -11,6 +11,13 @@ extern "C" {
 
 const char *mlxb_version(void) { return mx::version(); }
 
+int mlxb_use_shared_stream(void) {
+  return guarded([] {
+    static const mx::Stream shared = mx::new_thread_unsafe_stream(mx::default_device());
+    mx::set_default_stream(shared);
+  });
+}
+
 const char *mlxb_backend(void) {
   try {
     if (mx::metal::is_available()) return "metal";

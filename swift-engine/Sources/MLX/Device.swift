@@ -8,6 +8,12 @@ public enum Device {
   /// "metal", "cuda" or "cpu".
   public static var backend: String { String(cString: mlxb_backend()) }
 
+  /// Makes the calling thread compute on the process-wide shared stream (MLX's default streams are per thread,
+  /// and arrays built on one thread cannot be evaluated on another without it). Serialize the computations.
+  public static func useSharedStream() throws {
+    try check(mlxb_use_shared_stream())
+  }
+
   /// The device name MLX reports ("" on the CPU backend, which has none).
   public static func name() throws -> String {
     var buffer = [CChar](repeating: 0, count: 256)

@@ -32,6 +32,10 @@ void mlxb_free(mlxb_array array);
 int mlxb_copy_handle(mlxb_array array, mlxb_array *out);
 
 // --- library, device and memory ---
+// MLX streams belong to the thread that made them; lazily built arrays remember their stream. A process that
+// computes from several threads (one at a time) makes every thread use one shared stream: call this at the
+// start of each computation on a thread.
+int mlxb_use_shared_stream(void);
 const char *mlxb_version(void);
 // "metal", "cuda" or "cpu": the backend of the default device.
 const char *mlxb_backend(void);

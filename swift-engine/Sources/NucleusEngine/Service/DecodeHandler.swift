@@ -31,7 +31,7 @@ extension EngineService {
       what: "decoding a \(w * 2 * decoder.config.scaleFactor)×\(h * 2 * decoder.config.scaleFactor) image",
       advice: "decode a smaller image or raise the memory limit")
 
-    return try computeLock.withLock {
+    return try compute {
       let started = monotonicSeconds()
       let image = try decoder(packed: latents.reshaped(1, tokens, channels), gridHeight: h, gridWidth: w)
       let rgb = try VAEDecoder.toRGB8(image).squeezed(axes: [0])

@@ -18,6 +18,14 @@ public final class EngineService: @unchecked Sendable {
 
   var uptimeSeconds: Double { monotonicSeconds() - startedAt }
 
+  /// Runs MLX work: one computation at a time, on the process-wide shared stream (calls arrive on many threads).
+  func compute<T>(_ body: () throws -> T) throws -> T {
+    try computeLock.withLock {
+      try Device.useSharedStream()
+      return try body()
+    }
+  }
+
   public func register() {
     route("GetInfo", getInfo)
     route("Health", health)

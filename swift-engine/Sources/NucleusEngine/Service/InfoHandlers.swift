@@ -22,11 +22,11 @@ extension EngineService {
     response.uptime_seconds = uptimeSeconds
 
     if wantsSelfCheck {
-      let items = computeLock.withLock { SelfCheck.run() }
+      let items = try compute { SelfCheck.run() }
       response.self_check = arena.object(selfCheckMessage(items, arena: arena))
     }
     if benchmarkSize > 0 {
-      let result = try computeLock.withLock {
+      let result = try compute {
         do { return try MatmulBenchmark.run(size: benchmarkSize) } catch {
           throw RPCError(.internalError, "matmul benchmark failed: \(error)")
         }

@@ -51,7 +51,7 @@ extension EngineService {
       throw RPCError(.invalidArgument, error.message)
     }
 
-    return try computeLock.withLock {
+    return try compute {
       if load.memoryLimit > 0 { try Memory.setMemoryLimit(load.memoryLimit) }
       if transformerConfig != nil { registry.install(nil) }
       if vaeConfig != nil { registry.install(vae: nil) }

@@ -31,7 +31,7 @@ extension EngineService {
       guard real.contains(true) else { throw RPCError(.invalidArgument, "mask marks no token as real") }
       mask = real.allSatisfy { $0 } ? nil : flags
     }
-    try computeLock.withLock { try eval([embedding] + (mask.map { [$0] } ?? [])) }
+    try compute { try eval([embedding] + (mask.map { [$0] } ?? [])) }
     let handle = registry.add(ModelRegistry.Embedding(embedding: embedding, mask: mask))
 
     let arena = CArena()
@@ -95,7 +95,7 @@ extension EngineService {
       what: "a \(h)×\(w)-token forward for \(handles.count) conditioning(s)",
       advice: "use a smaller image, fewer conditionings per call, or quantize the model")
 
-    return try computeLock.withLock {
+    return try compute {
       let started = monotonicSeconds()
       let offset = Swift.max(h / 2, w / 2)
       var conditionings: [TextConditioning] = []

@@ -23,7 +23,9 @@ public final class VAEDecoder: @unchecked Sendable {
     try config.validate()
     self.config = config
     self.dtype = dtype
-    let weights = WeightStore(try VAEWeights.sanitize(arrays), computeDType: dtype)
+    let sanitized = try VAEWeights.sanitize(arrays)
+    try eval(Array(sanitized.values))  // materialise the re-laid-out weights once, not on every decode
+    let weights = WeightStore(sanitized, computeDType: dtype)
     let root = weights.scope("")
     let z = config.zDim
     let dims = config.decoderDims

@@ -1,0 +1,154 @@
+// The sampling loop: CFG branches as one batched Denoise per step, the per-token norm rescale and the Euler
+// update here, the VAE decode in the engine. Mirrors NucleusMoEImagePipeline given prompt embeddings.
+import type { EngineClient } from "../engine/client.js";
+import { DType } from "../generated/nucleus/engine/v1/engine.js";
+import { eulerStep, guidedPrediction } from "../sampling/guidance.js";
+import { initialLatents } from "../sampling/noise.js";
+import { type ModelDType, rounder, roundBFloat16 } from "../sampling/precision.js";
+import { flowMatchSchedule } from "../sampling/scheduler.js";
+import { float32Tensor, fromProtoTensor, toFloat32, toProtoTensor } from "../tensors/convert.js";
+import type { PromptEmbedding } from "./inputs.js";
+import type { ModelFolder } from "./model-folder.js";
+import type { RGBImage } from "../image/png.js";
+
+export interface GenerateOptions {
+  prompt: PromptEmbedding;
+  /** Required when cfg > 1 (the unconditional branch). */
+  negative?: PromptEmbedding;
+  width: number;
+  height: number;
+  steps: number;
+  cfg: number;
+  /** Seed for the initial noise (ignored when `latents` is given). */
+  seed?: number;
+  /** Initial packed latents [S, C]. */
+  latents?: Float32Array;
+}
+
+export interface StepProgress {
+  step: number;
+  total: number;
+  elapsedMs: number;
+  etaMs: number;
+  sigma: number;
+}
+
+export interface GenerateResult {
+  image: RGBImage;
+  /** Final packed latents [S, C] (diffusers' output_type="latent"). */
+  latents: Float32Array;
+  grid: { height: number; width: number };
+  seed?: number;
+  timings: { totalMs: number; stepsMs: number; denoiseComputeMs: number; decodeMs: number };
+}
+
+export class GenerationCancelledError extends Error {
+  constructor(readonly completedSteps: number) {
+    super(`generation cancelled after ${completedSteps} step(s); nothing was written`);
+    this.name = "GenerationCancelledError";
+  }
+}
+
+export class GenerateOptionsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "GenerateOptionsError";
+  }
+}
+
+/** Checks the size and returns the token grid. */
+export function tokenGrid(model: ModelFolder, width: number, height: number): { height: number; width: number } {
+  const unit = model.pixelsPerToken;
+  for (const [name, value] of [["width", width], ["height", height]] as const) {
+    if (!Number.isInteger(value) || value <= 0 || value % unit !== 0) {
+      throw new GenerateOptionsError(`${name} ${value} must be a positive multiple of ${unit} (e.g. ${Math.max(unit, Math.round(value / unit) * unit)})`);
+    }
+    if (value > 4096) throw new GenerateOptionsError(`${name} ${value} is larger than the supported 4096 pixels`);
+  }
+  return { height: height / unit, width: width / unit };
+}
+
+/** σ as the model sees it: diffusers divides the float timestep by 1000 in the latents' dtype. */
+export function modelTimestep(timestep: number, dtype: ModelDType): number {
+  return dtype === "bfloat16" ? roundBFloat16(roundBFloat16(timestep) / 1000) : Math.fround(Math.fround(timestep) / 1000);
+}
+
+export async function generate(
+  client: EngineClient,
+  model: ModelFolder,
+  dtype: ModelDType,
+  options: GenerateOptions,
+  events: { onProgress?: (progress: StepProgress) => void; signal?: AbortSignal } = {},
+): Promise<GenerateResult> {
+  const started = performance.now();
+  const grid = tokenGrid(model, options.width, options.height);
+  const tokens = grid.height * grid.width;
+  const channels = model.latentChannels;
+  if (!Number.isInteger(options.steps) || options.steps < 1 || options.steps > 1000) {
+    throw new GenerateOptionsError(`steps must be a whole number from 1 to 1000, not ${options.steps}`);
+  }
+  if (!Number.isFinite(options.cfg) || options.cfg < 0) throw new GenerateOptionsError(`cfg must be a number ≥ 0, not ${options.cfg}`);
+  const useCfg = options.cfg > 1;
+  if (useCfg && !options.negative) {
+    throw new GenerateOptionsError("CFG (cfg > 1) needs negative prompt embeddings; give them, or use cfg 1 to disable guidance");
+  }
+  const round = rounder(dtype);
+  let latents: Float32Array;
+  if (options.latents) {
+    if (options.latents.length !== tokens * channels) {
+      throw new GenerateOptionsError(`initial latents hold ${options.latents.length} values; ${options.width}×${options.height} needs ${tokens}×${channels}`);
+    }
+    latents = options.latents.map(round);
+  } else {
+    if (options.seed === undefined) throw new GenerateOptionsError("give a seed or initial latents");
+    latents = initialLatents(options.seed, model.unpackedChannels, grid.height, grid.width).map(round);
+  }
+  const schedule = flowMatchSchedule(model.scheduler, options.steps, tokens);
+
+  const handles: number[] = [];
+  const release = () => (handles.length ? client.release(handles).catch(() => 0) : Promise.resolve(0));
+  try {
+    for (const embedding of useCfg ? [options.prompt, options.negative!] : [options.prompt]) {
+      const handle = await client.importEmbedding(
+        toProtoTensor(embedding.embedding), embedding.mask ? toProtoTensor(embedding.mask) : undefined);
+      handles.push(handle.id);
+    }
+    const stepsStarted = performance.now();
+    let computeSeconds = 0;
+    for (let step = 0; step < options.steps; step++) {
+      if (events.signal?.aborted) throw new GenerationCancelledError(step);
+      const response = await client.denoise(
+        toProtoTensor(float32Tensor(latents, [tokens, channels])), grid,
+        modelTimestep(schedule.timesteps[step]!, dtype), handles);
+      computeSeconds += response.computeSeconds;
+      const predictions = response.predictions.map((tensor) => toFloat32(fromProtoTensor(tensor)).map(round));
+      const prediction = useCfg
+        ? guidedPrediction(predictions[0]!, predictions[1]!, options.cfg, channels, round)
+        : predictions[0]!;
+      latents = eulerStep(latents, prediction, schedule.sigmas[step]!, schedule.sigmas[step + 1]!, round);
+      const elapsedMs = performance.now() - stepsStarted;
+      events.onProgress?.({
+        step: step + 1, total: options.steps, elapsedMs, etaMs: (elapsedMs / (step + 1)) * (options.steps - step - 1),
+        sigma: schedule.sigmas[step + 1]!,
+      });
+    }
+    const stepsMs = performance.now() - stepsStarted;
+    if (events.signal?.aborted) throw new GenerationCancelledError(options.steps);
+    const decodeStarted = performance.now();
+    const decoded = await client.unary("decode", {
+      latents: { dtype: DType.DTYPE_FLOAT32, shape: [tokens, channels], data: Buffer.from(latents.buffer, latents.byteOffset, latents.byteLength) },
+      gridHeight: grid.height, gridWidth: grid.width, floatOutput: false,
+    });
+    const image = decoded.image!;
+    return {
+      image: { width: Number(image.shape[1]), height: Number(image.shape[0]), data: Buffer.from(image.data) },
+      latents, grid, seed: options.latents ? undefined : options.seed,
+      timings: {
+        totalMs: performance.now() - started, stepsMs, denoiseComputeMs: computeSeconds * 1000,
+        decodeMs: performance.now() - decodeStarted,
+      },
+    };
+  } finally {
+    await release();
+  }
+}
