@@ -131,6 +131,13 @@ def main() -> None:
               str(ROOT / "vae-decode.safetensors"))
 
     (ROOT / "schedules.json").write_text(json.dumps(schedules(), indent=1) + "\n")
+
+    # Seeded noise as NumPy's legacy generator makes it, and packed into initial latents like diffusers does.
+    noise = {f"seed_{seed}": torch.from_numpy(np.random.RandomState(seed).standard_normal(1000).astype(np.float32))
+             for seed in (0, 42, 4294967295)}
+    unpacked = np.random.RandomState(42).standard_normal((1, 4, 2 * grid_h, 2 * grid_w)).astype(np.float32)
+    noise["packed_seed_42"] = pipe._pack_latents(torch.from_numpy(unpacked), 1, 4, 2 * grid_h, 2 * grid_w, 2)[0]
+    save_file(noise, str(ROOT / "noise.safetensors"), metadata={"grid": f"{grid_h}x{grid_w}", "channels": "4"})
     print("wrote", ROOT)
 
 

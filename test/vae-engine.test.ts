@@ -1,0 +1,69 @@
+// The VAE through the engine's Decode RPC: parity with diffusers, float output, and the error paths.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+
+import { status } from "@grpc/grpc-js";
+
+import { EngineCallError } from "../orchestrator/src/engine/errors.js";
+import { LocalEngine } from "../orchestrator/src/engine/process.js";
+import { DType } from "../orchestrator/src/generated/nucleus/engine/v1/engine.js";
+import { fromProtoTensor, toFloat32, toProtoTensor } from "../orchestrator/src/tensors/convert.js";
+import { readSafetensors } from "../orchestrator/src/tensors/safetensors.js";
+import { maxAbsDifference, rms } from "./helpers/dit-fixtures.js";
+import { pipelineFixtures, tinyModel } from "./helpers/pipeline-fixtures.js";
+
+const failsWith = (code: status, pattern: RegExp) => (error: unknown) => {
+  assert.ok(error instanceof EngineCallError, String(error));
+  assert.equal(error.code, code, error.details);
+  assert.match(error.details, pattern);
+  return true;
+};
+
+describe("Decode", () => {
+  let engine: LocalEngine;
+  const fixture = readSafetensors(join(pipelineFixtures, "vae-decode.safetensors"));
+  const latents = toProtoTensor(fixture.tensors.get("latents")!);
+  const grid = { gridHeight: 3, gridWidth: 5 };
+  before(async () => {
+    engine = await LocalEngine.start();
+  });
+  after(async () => {
+    await engine.stop();
+  });
+
+  test("without a VAE loaded it is FAILED_PRECONDITION", async () => {
+    await assert.rejects(engine.client.unary("decode", { latents, ...grid, floatOutput: false }), failsWith(status.FAILED_PRECONDITION, /no VAE is loaded/));
+  });
+
+  test("LoadModel loads transformer and vae; GetInfo lists both", async () => {
+    const summary = await engine.client.loadModel(tinyModel);
+    assert.deepEqual(summary.components.map((component) => component.name), ["transformer", "vae"]);
+    const info = await engine.client.getInfo();
+    assert.deepEqual(info.loadedComponents.map((component) => component.name), ["transformer", "vae"]);
+  });
+
+  test("the float image matches diffusers (max error ≤ 1e-4 × RMS) and the RGB8 image is its rounding", async () => {
+    const response = await engine.client.unary("decode", { latents, ...grid, floatOutput: true });
+    const ours = fromProtoTensor(response.floatImage!);
+    assert.deepEqual(ours.shape, [3, 48, 80]);
+    const expected = toFloat32(fixture.tensors.get("image")!);
+    assert.ok(maxAbsDifference(toFloat32(ours), expected) <= 1e-4 * rms(expected));
+    const rgb = fromProtoTensor(response.image!);
+    assert.deepEqual(rgb.shape, [48, 80, 3]);
+    assert.equal(rgb.dtype, "U8");
+    // pixel (row 7, column 11): round((x / 2 + 0.5) · 255) of each channel
+    for (let channel = 0; channel < 3; channel++) {
+      const x = expected[channel * 48 * 80 + 7 * 80 + 11]!;
+      const level = Math.round(Math.min(1, Math.max(0, x / 2 + 0.5)) * 255);
+      assert.ok(Math.abs(rgb.data[(7 * 80 + 11) * 3 + channel]! - level) <= 1);
+    }
+  });
+
+  test("wrong widths and grids are INVALID_ARGUMENT", async () => {
+    const narrow = { dtype: DType.DTYPE_FLOAT32, shape: [15, 64], data: Buffer.alloc(15 * 64 * 4) };
+    await assert.rejects(engine.client.unary("decode", { latents: narrow, ...grid, floatOutput: false }), failsWith(status.INVALID_ARGUMENT, /packed latents of 16 \(z_dim 4/));
+    await assert.rejects(engine.client.unary("decode", { latents, gridHeight: 5, gridWidth: 5, floatOutput: false }), failsWith(status.INVALID_ARGUMENT, /grid 5×5 has 25 tokens/));
+    assert.equal((await engine.client.health()).serving, true);
+  });
+});
