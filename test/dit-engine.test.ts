@@ -104,7 +104,7 @@ describe("DiT through the engine", () => {
     const latents = toProtoTensor(row(fixture.latents, 0));
 
     const narrow = { dtype: DType.DTYPE_FLOAT32, shape: [60, 16], data: Buffer.alloc(60 * 16 * 4) };
-    await assert.rejects(engine.client.denoise(narrow, fixture.grid, 0.5, [handle]), expectCode(status.INVALID_ARGUMENT, /in_channels = 64/));
+    await assert.rejects(engine.client.denoise(narrow, fixture.grid, 0.5, [handle]), expectCode(status.INVALID_ARGUMENT, /takes 64 \(in_channels = latent channels/));
     await assert.rejects(
       engine.client.denoise(latents, { height: 7, width: 10 }, 0.5, [handle]),
       expectCode(status.INVALID_ARGUMENT, /grid 7×10 has 70 tokens but the latents have S = 60/),

@@ -62,7 +62,7 @@ describe("Decode", () => {
 
   test("wrong widths and grids are INVALID_ARGUMENT", async () => {
     const narrow = { dtype: DType.DTYPE_FLOAT32, shape: [15, 64], data: Buffer.alloc(15 * 64 * 4) };
-    await assert.rejects(engine.client.unary("decode", { latents: narrow, ...grid, floatOutput: false }), failsWith(status.INVALID_ARGUMENT, /packed latents of 16 \(z_dim 4/));
+    await assert.rejects(engine.client.unary("decode", { latents: narrow, ...grid, floatOutput: false }), failsWith(status.INVALID_ARGUMENT, /this VAE takes 16 \(packed latents of z_dim 4/));
     await assert.rejects(engine.client.unary("decode", { latents, gridHeight: 5, gridWidth: 5, floatOutput: false }), failsWith(status.INVALID_ARGUMENT, /grid 5×5 has 25 tokens/));
     assert.equal((await engine.client.health()).serving, true);
   });

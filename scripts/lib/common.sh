@@ -77,3 +77,26 @@ mlx_prefix() { echo "$NUCLEUS_CACHE_DIR/mlx/$MLX_VERSION-$(mlx_backend)"; }
 # How the engine is built on this machine: "host" (a Swift >= 6.0 toolchain runs here) or "root" (Debian 12:
 # inside the Debian 13 root). Written by install-toolchain.sh.
 toolchain_mode() { cat "$DEPS_DIR/toolchain-mode" 2>/dev/null || echo unknown; }
+
+# A Python virtual environment in the cache, kept up to date with a requirements file and linked into .deps.
+# Usage: ensure_venv NAME REQUIREMENTS_FILE LINK_NAME
+ensure_venv() {
+  local name="$1" requirements="$2" link="$3"
+  local python_version venv stamp wanted
+  python_version=$(python3 -c 'import sys; print(f"{sys.version_info.major}.{sys.version_info.minor}")')
+  venv="$NUCLEUS_CACHE_DIR/python/$name-$python_version"
+  stamp="$venv/.requirements.sha256"
+  wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+    info "present: $venv"
+  else
+    mkdir -p "$(dirname "$venv")"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    info "pip install -r ${requirements#"$REPO_ROOT"/}"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --cache-dir "$NUCLEUS_CACHE_DIR/pip" \
+      -r "$requirements" 2>&1 | { grep -v "^WARNING: Location .* is ignored" || true; }
+    echo "$wanted" >"$stamp"
+  fi
+  mkdir -p "$DEPS_DIR"
+  ln -sfn "$venv" "$DEPS_DIR/$link"
+}

@@ -10,22 +10,12 @@ extension EngineService {
       throw RPCError(.failedPrecondition, "no VAE is loaded: call LoadModel on a folder with a vae/ component first")
     }
     let decoder = vae.decoder
-    var latents = try TensorCoding.require(message.latents, field: "latents")
-    if latents.ndim == 3 && latents.shape[0] == 1 { latents = try latents.squeezed(axes: [0]) }
-    guard latents.ndim == 2, latents.dtype.isFloatingPoint else {
-      throw RPCError(.invalidArgument, "latents must be a float tensor [S, C] or [1, S, C], not \(latents.dtype) \(latents.shape)")
-    }
-    let (tokens, channels) = (latents.shape[0], latents.shape[1])
-    let packedWidth = decoder.config.zDim * 4
-    guard channels == packedWidth else {
-      throw RPCError(
-        .invalidArgument,
-        "latents have \(channels) channels per token; this VAE decodes packed latents of \(packedWidth) (z_dim \(decoder.config.zDim) × 2×2)")
-    }
     let (h, w) = (Int(message.grid_height), Int(message.grid_width))
-    guard h > 0, w > 0, h * w == tokens else {
-      throw RPCError(.invalidArgument, "grid \(h)×\(w) has \(h * w) tokens but the latents have S = \(tokens)")
-    }
+    let zDim = decoder.config.zDim
+    let latents = try TensorCoding.packedLatents(
+      message.latents, gridHeight: h, gridWidth: w, channels: zDim * 4, what: "this VAE",
+      channelsMeaning: "packed latents of z_dim \(zDim) × 2×2").latents
+    let (tokens, channels) = (latents.shape[0], latents.shape[1])
     try MemoryBudget.check(
       needed: MemoryBudget.decodeBytes(config: decoder.config, dtype: decoder.dtype, gridHeight: h, gridWidth: w),
       what: "decoding a \(w * 2 * decoder.config.scaleFactor)×\(h * 2 * decoder.config.scaleFactor) image",

@@ -60,22 +60,11 @@ extension EngineService {
     }
     let model = loaded.model
     let config = model.config
-    var latents = try TensorCoding.require(message.latents, field: "latents")
-    let keepBatchAxis = latents.ndim == 3
-    if keepBatchAxis && latents.shape[0] == 1 { latents = try latents.squeezed(axes: [0]) }
-    guard latents.ndim == 2, latents.dtype.isFloatingPoint else {
-      throw RPCError(.invalidArgument, "latents must be a float tensor [S, C] or [1, S, C], not \(latents.dtype) \(latents.shape)")
-    }
-    let (tokens, channels) = (latents.shape[0], latents.shape[1])
-    guard channels == config.inChannels else {
-      throw RPCError(
-        .invalidArgument,
-        "latents have \(channels) channels per token; this transformer takes in_channels = \(config.inChannels) (latent channels × \(config.patchSize)×\(config.patchSize) patch, packed)")
-    }
     let (h, w) = (Int(message.grid_height), Int(message.grid_width))
-    guard h > 0, w > 0, h * w == tokens else {
-      throw RPCError(.invalidArgument, "grid \(h)×\(w) has \(h * w) tokens but the latents have S = \(tokens)")
-    }
+    let (latents, keepBatchAxis) = try TensorCoding.packedLatents(
+      message.latents, gridHeight: h, gridWidth: w, channels: config.inChannels, what: "this transformer",
+      channelsMeaning: "in_channels = latent channels × \(config.patchSize)×\(config.patchSize) patch, packed")
+    let (tokens, channels) = (latents.shape[0], latents.shape[1])
     let sigma = message.timestep
     guard sigma.isFinite, sigma >= 0, sigma <= 1 else {
       throw RPCError(.invalidArgument, "timestep must be a sigma in [0, 1], not \(sigma)")

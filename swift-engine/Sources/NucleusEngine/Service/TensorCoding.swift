@@ -70,4 +70,26 @@ enum TensorCoding {
     tensor.data = arena.bytes(try array.bytes())
     return arena.object(tensor)
   }
+
+  /// Packed latents [S, C] (or [1, S, C]) on an h × w token grid, checked: a float tensor, C = `channels` (what
+  /// `what` takes, explained by `channelsMeaning`), S = h·w. `hadBatchAxis` tells whether a leading 1 was given.
+  static func packedLatents(
+    _ tensor: UnsafeMutablePointer<Nucleus__Engine__V1__Tensor>?, gridHeight h: Int, gridWidth w: Int, channels: Int,
+    what: String, channelsMeaning: String
+  ) throws -> (latents: MLXArray, hadBatchAxis: Bool) {
+    var latents = try require(tensor, field: "latents")
+    let hadBatchAxis = latents.ndim == 3 && latents.shape[0] == 1
+    if hadBatchAxis { latents = try latents.squeezed(axes: [0]) }
+    guard latents.ndim == 2, latents.dtype.isFloatingPoint else {
+      throw RPCError(.invalidArgument, "latents must be a float tensor [S, C] or [1, S, C], not \(latents.dtype) \(latents.shape)")
+    }
+    let (tokens, width) = (latents.shape[0], latents.shape[1])
+    guard width == channels else {
+      throw RPCError(.invalidArgument, "latents have \(width) channels per token; \(what) takes \(channels) (\(channelsMeaning))")
+    }
+    guard h > 0, w > 0, h * w == tokens else {
+      throw RPCError(.invalidArgument, "grid \(h)×\(w) has \(h * w) tokens but the latents have S = \(tokens)")
+    }
+    return (latents, hadBatchAxis)
+  }
 }

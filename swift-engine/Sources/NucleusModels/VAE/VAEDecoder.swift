@@ -74,8 +74,14 @@ public final class VAEDecoder: @unchecked Sendable {
     x = try convIn(x)
     x = try midResidual1(midAttention(midResidual0(x)))
     for block in upBlocks {
-      for residual in block.residuals { x = try residual(x) }
-      if let upsample = block.upsample { x = try upsample(x) }
+      for residual in block.residuals {
+        x = try residual(x)
+        try eval(x)  // bounds the live graph: one block's temporaries at a time
+      }
+      if let upsample = block.upsample {
+        x = try upsample(x)
+        try eval(x)
+      }
     }
     x = try convOut(silu(normOut(x)))
     return try clip(x, min: -1, max: 1)
