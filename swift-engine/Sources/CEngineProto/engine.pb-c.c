@@ -2182,7 +2182,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__quantization__descriptor =
   (ProtobufCMessageInit) nucleus__engine__v1__quantization__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nucleus__engine__v1__load_options__field_descriptors[6] =
+static const ProtobufCFieldDescriptor nucleus__engine__v1__load_options__field_descriptors[8] =
 {
   {
     "dtype",
@@ -2256,6 +2256,30 @@ static const ProtobufCFieldDescriptor nucleus__engine__v1__load_options__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "text_encoder_hidden_layer",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__LoadOptions, text_encoder_hidden_layer),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unload_text_encoder_after_encode",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__LoadOptions, unload_text_encoder_after_encode),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nucleus__engine__v1__load_options__field_indices_by_name[] = {
   1,   /* field[1] = components */
@@ -2263,12 +2287,14 @@ static const unsigned nucleus__engine__v1__load_options__field_indices_by_name[]
   3,   /* field[3] = experts */
   5,   /* field[5] = memory_limit_bytes */
   4,   /* field[4] = text_encoder */
+  6,   /* field[6] = text_encoder_hidden_layer */
   2,   /* field[2] = transformer */
+  7,   /* field[7] = unload_text_encoder_after_encode */
 };
 static const ProtobufCIntRange nucleus__engine__v1__load_options__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor nucleus__engine__v1__load_options__descriptor =
 {
@@ -2278,7 +2304,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__load_options__descriptor =
   "Nucleus__Engine__V1__LoadOptions",
   "nucleus.engine.v1",
   sizeof(Nucleus__Engine__V1__LoadOptions),
-  6,
+  8,
   nucleus__engine__v1__load_options__field_descriptors,
   nucleus__engine__v1__load_options__field_indices_by_name,
   1,  nucleus__engine__v1__load_options__number_ranges,
@@ -2592,7 +2618,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__embedding_handle__descript
   (ProtobufCMessageInit) nucleus__engine__v1__embedding_handle__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nucleus__engine__v1__encode_text_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor nucleus__engine__v1__encode_text_request__field_descriptors[4] =
 {
   {
     "token_ids",
@@ -2630,8 +2656,21 @@ static const ProtobufCFieldDescriptor nucleus__engine__v1__encode_text_request__
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "attention_mask",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Nucleus__Engine__V1__EncodeTextRequest, n_attention_mask),
+    offsetof(Nucleus__Engine__V1__EncodeTextRequest, attention_mask),
+    NULL,
+    NULL,
+    PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nucleus__engine__v1__encode_text_request__field_indices_by_name[] = {
+  3,   /* field[3] = attention_mask */
   1,   /* field[1] = hidden_layer */
   2,   /* field[2] = return_tensor */
   0,   /* field[0] = token_ids */
@@ -2639,7 +2678,7 @@ static const unsigned nucleus__engine__v1__encode_text_request__field_indices_by
 static const ProtobufCIntRange nucleus__engine__v1__encode_text_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor nucleus__engine__v1__encode_text_request__descriptor =
 {
@@ -2649,7 +2688,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__encode_text_request__descr
   "Nucleus__Engine__V1__EncodeTextRequest",
   "nucleus.engine.v1",
   sizeof(Nucleus__Engine__V1__EncodeTextRequest),
-  3,
+  4,
   nucleus__engine__v1__encode_text_request__field_descriptors,
   nucleus__engine__v1__encode_text_request__field_indices_by_name,
   1,  nucleus__engine__v1__encode_text_request__number_ranges,

@@ -231,6 +231,13 @@ export interface LoadOptions {
     | undefined;
   /** 0 = engine default */
   memoryLimitBytes: number;
+  /**
+   * Which hidden state EncodeText returns by default, like Python's hidden_states[i] (0 = the pipeline's -8). Only
+   * the text encoder's layers up to it are loaded.
+   */
+  textEncoderHiddenLayer: number;
+  /** Low-memory mode: drop the text encoder after each EncodeText (load it again to encode more prompts). */
+  unloadTextEncoderAfterEncode: boolean;
 }
 
 export interface LoadModelRequest {
@@ -267,10 +274,12 @@ export interface EmbeddingHandle {
 
 export interface EncodeTextRequest {
   tokenIds: number[];
-  /** index into the hidden states like Python's hidden_states[i]; 0 = model default (-8) */
+  /** index into the hidden states like Python's hidden_states[i]; 0 = the loaded default */
   hiddenLayer: number;
   /** also send the embedding back */
   returnTensor: boolean;
+  /** 1 = real token, 0 = padding; empty = all real */
+  attentionMask: number[];
 }
 
 export interface EncodeTextResponse {
@@ -1838,6 +1847,8 @@ function createBaseLoadOptions(): LoadOptions {
     experts: undefined,
     textEncoder: undefined,
     memoryLimitBytes: 0,
+    textEncoderHiddenLayer: 0,
+    unloadTextEncoderAfterEncode: false,
   };
 }
 
@@ -1860,6 +1871,12 @@ export const LoadOptions: MessageFns<LoadOptions> = {
     }
     if (message.memoryLimitBytes !== 0) {
       writer.uint32(48).uint64(message.memoryLimitBytes);
+    }
+    if (message.textEncoderHiddenLayer !== 0) {
+      writer.uint32(56).int32(message.textEncoderHiddenLayer);
+    }
+    if (message.unloadTextEncoderAfterEncode !== false) {
+      writer.uint32(64).bool(message.unloadTextEncoderAfterEncode);
     }
     return writer;
   },
@@ -1925,6 +1942,22 @@ export const LoadOptions: MessageFns<LoadOptions> = {
             message.memoryLimitBytes = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.textEncoderHiddenLayer = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.unloadTextEncoderAfterEncode = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1955,6 +1988,16 @@ export const LoadOptions: MessageFns<LoadOptions> = {
         : isSet(object.memory_limit_bytes)
         ? globalThis.Number(object.memory_limit_bytes)
         : 0,
+      textEncoderHiddenLayer: isSet(object.textEncoderHiddenLayer)
+        ? globalThis.Number(object.textEncoderHiddenLayer)
+        : isSet(object.text_encoder_hidden_layer)
+        ? globalThis.Number(object.text_encoder_hidden_layer)
+        : 0,
+      unloadTextEncoderAfterEncode: isSet(object.unloadTextEncoderAfterEncode)
+        ? globalThis.Boolean(object.unloadTextEncoderAfterEncode)
+        : isSet(object.unload_text_encoder_after_encode)
+        ? globalThis.Boolean(object.unload_text_encoder_after_encode)
+        : false,
     };
   },
 
@@ -1978,6 +2021,12 @@ export const LoadOptions: MessageFns<LoadOptions> = {
     if (message.memoryLimitBytes !== 0) {
       obj.memoryLimitBytes = Math.round(message.memoryLimitBytes);
     }
+    if (message.textEncoderHiddenLayer !== 0) {
+      obj.textEncoderHiddenLayer = Math.round(message.textEncoderHiddenLayer);
+    }
+    if (message.unloadTextEncoderAfterEncode !== false) {
+      obj.unloadTextEncoderAfterEncode = message.unloadTextEncoderAfterEncode;
+    }
     return obj;
   },
 
@@ -1998,6 +2047,8 @@ export const LoadOptions: MessageFns<LoadOptions> = {
       ? Quantization.fromPartial(object.textEncoder)
       : undefined;
     message.memoryLimitBytes = object.memoryLimitBytes ?? 0;
+    message.textEncoderHiddenLayer = object.textEncoderHiddenLayer ?? 0;
+    message.unloadTextEncoderAfterEncode = object.unloadTextEncoderAfterEncode ?? false;
     return message;
   },
 };
@@ -2520,7 +2571,7 @@ export const EmbeddingHandle: MessageFns<EmbeddingHandle> = {
 };
 
 function createBaseEncodeTextRequest(): EncodeTextRequest {
-  return { tokenIds: [], hiddenLayer: 0, returnTensor: false };
+  return { tokenIds: [], hiddenLayer: 0, returnTensor: false, attentionMask: [] };
 }
 
 export const EncodeTextRequest: MessageFns<EncodeTextRequest> = {
@@ -2537,6 +2588,13 @@ export const EncodeTextRequest: MessageFns<EncodeTextRequest> = {
     }
     if (message.returnTensor !== false) {
       writer.uint32(24).bool(message.returnTensor);
+    }
+    if (message.attentionMask.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.attentionMask) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -2588,6 +2646,24 @@ export const EncodeTextRequest: MessageFns<EncodeTextRequest> = {
             message.returnTensor = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag === 32) {
+              message.attentionMask.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.attentionMask.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2617,6 +2693,11 @@ export const EncodeTextRequest: MessageFns<EncodeTextRequest> = {
         : isSet(object.return_tensor)
         ? globalThis.Boolean(object.return_tensor)
         : false,
+      attentionMask: globalThis.Array.isArray(object?.attentionMask)
+        ? object.attentionMask.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.attention_mask)
+        ? object.attention_mask.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -2631,6 +2712,9 @@ export const EncodeTextRequest: MessageFns<EncodeTextRequest> = {
     if (message.returnTensor !== false) {
       obj.returnTensor = message.returnTensor;
     }
+    if (message.attentionMask?.length) {
+      obj.attentionMask = message.attentionMask.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -2642,6 +2726,7 @@ export const EncodeTextRequest: MessageFns<EncodeTextRequest> = {
     message.tokenIds = object.tokenIds?.map((e) => e) || [];
     message.hiddenLayer = object.hiddenLayer ?? 0;
     message.returnTensor = object.returnTensor ?? false;
+    message.attentionMask = object.attentionMask?.map((e) => e) || [];
     return message;
   },
 };

@@ -313,10 +313,19 @@ struct  Nucleus__Engine__V1__LoadOptions
    * 0 = engine default
    */
   uint64_t memory_limit_bytes;
+  /*
+   * Which hidden state EncodeText returns by default, like Python's hidden_states[i] (0 = the pipeline's -8). Only
+   * the text encoder's layers up to it are loaded.
+   */
+  int32_t text_encoder_hidden_layer;
+  /*
+   * Low-memory mode: drop the text encoder after each EncodeText (load it again to encode more prompts).
+   */
+  protobuf_c_boolean unload_text_encoder_after_encode;
 };
 #define NUCLEUS__ENGINE__V1__LOAD_OPTIONS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__load_options__descriptor) \
-    , NUCLEUS__ENGINE__V1__DTYPE__DTYPE_UNSPECIFIED, 0,NULL, NULL, NULL, NULL, 0 }
+    , NUCLEUS__ENGINE__V1__DTYPE__DTYPE_UNSPECIFIED, 0,NULL, NULL, NULL, NULL, 0, 0, 0 }
 
 
 struct  Nucleus__Engine__V1__LoadModelRequest
@@ -404,17 +413,22 @@ struct  Nucleus__Engine__V1__EncodeTextRequest
   size_t n_token_ids;
   uint32_t *token_ids;
   /*
-   * index into the hidden states like Python's hidden_states[i]; 0 = model default (-8)
+   * index into the hidden states like Python's hidden_states[i]; 0 = the loaded default
    */
   int32_t hidden_layer;
   /*
    * also send the embedding back
    */
   protobuf_c_boolean return_tensor;
+  /*
+   * 1 = real token, 0 = padding; empty = all real
+   */
+  size_t n_attention_mask;
+  uint32_t *attention_mask;
 };
 #define NUCLEUS__ENGINE__V1__ENCODE_TEXT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__encode_text_request__descriptor) \
-    , 0,NULL, 0, 0 }
+    , 0,NULL, 0, 0, 0,NULL }
 
 
 struct  Nucleus__Engine__V1__EncodeTextResponse
