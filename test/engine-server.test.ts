@@ -79,10 +79,10 @@ describe("engine over a Unix socket", () => {
     assert.equal((await engine.client.health()).serving, true);
   });
 
-  test("RPCs declared for later issues answer UNIMPLEMENTED by name", async () => {
+  test("EncodeText without a text encoder is FAILED_PRECONDITION", async () => {
     await assert.rejects(
-      engine.client.unary("encodeText", { tokenIds: [1, 2], hiddenLayer: 0, returnTensor: false }),
-      (error: EngineCallError) => error.code === status.UNIMPLEMENTED && /EncodeText/.test(error.details),
+      engine.client.encodeText([1, 2]),
+      (error: EngineCallError) => error.code === status.FAILED_PRECONDITION && /no text encoder is loaded/.test(error.details),
     );
   });
 

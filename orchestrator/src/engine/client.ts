@@ -7,7 +7,7 @@ import {
   GetInfoRequest,
   type GetInfoResponse,
   type HealthResponse,
-  type LoadOptions,
+  LoadOptions,
   type LoadProgress,
   type ModelSummary,
   type Tensor,
@@ -115,18 +115,7 @@ export class EngineClient {
     onProgress?: (progress: LoadProgress) => void,
     callOptions?: CallOptions,
   ): Promise<ModelSummary> {
-    const request = {
-      modelDir,
-      options: {
-        dtype: 0,
-        components: [],
-        transformer: undefined,
-        experts: undefined,
-        textEncoder: undefined,
-        memoryLimitBytes: 0,
-        ...options,
-      },
-    };
+    const request = { modelDir, options: LoadOptions.fromPartial(options) };
     let summary: ModelSummary | undefined;
     for await (const event of this.stream("loadModel", request, callOptions)) {
       if (event.progress) onProgress?.(event.progress);
@@ -134,6 +123,13 @@ export class EngineClient {
     }
     if (!summary) throw new Error("LoadModel ended without a summary");
     return summary;
+  }
+
+  /** Runs the text encoder on token ids (mask: 1 = real token) and keeps the embedding on the engine. */
+  async encodeText(tokenIds: number[], attentionMask: number[] = [], hiddenLayer = 0, options?: CallOptions): Promise<{ handle: EmbeddingHandle; tensor?: Tensor }> {
+    const response = await this.unary("encodeText", { tokenIds, attentionMask, hiddenLayer, returnTensor: false }, options);
+    if (!response.embedding) throw new Error("EncodeText returned no handle");
+    return { handle: response.embedding, tensor: response.tensor };
   }
 
   async importEmbedding(embedding: Tensor, mask?: Tensor, options?: CallOptions): Promise<EmbeddingHandle> {

@@ -35,13 +35,7 @@ public final class EngineService: @unchecked Sendable {
     route("Denoise", denoise)
     route("Release", release)
     route("Decode", decode)
-    for declared in ["EncodeText"] {
-      route(declared) { _, _ in
-        throw RPCError(
-          .unimplemented,
-          "\(declared) is part of nucleus.engine.v1 but engine \(EngineVersion.string) does not implement it yet")
-      }
-    }
+    route("EncodeText", encodeText)
   }
 
   private func route(_ name: String, _ handler: @escaping RPCHandler) {

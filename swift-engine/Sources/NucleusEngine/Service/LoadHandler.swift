@@ -11,6 +11,7 @@ extension EngineService {
     var folder: ComponentFolder
     var dtype: DType
     var plan: QuantizationPlan?
+    var include: (@Sendable (String) -> Bool)?
     var residentBytes: Int
   }
 
@@ -23,6 +24,8 @@ extension EngineService {
     var planned: [PlannedComponent] = []
     var transformerConfig: TransformerConfig?
     var vaeConfig: VAEConfig?
+    var textConfig: TextEncoderConfig?
+    var textDepth = 0
     do {
       if let directory = load.transformerDirectory {
         let folder = try ComponentFolder.open(directory)
@@ -34,8 +37,8 @@ extension EngineService {
         let dtype = computeDType(load.dtype, folder)
         transformerConfig = config
         planned.append(PlannedComponent(
-          name: "transformer", folder: folder, dtype: dtype, plan: load.plan,
-          residentBytes: residentEstimate(folder, dtype: dtype, plan: load.plan)))
+          name: "transformer", folder: folder, dtype: dtype, plan: load.plan, include: nil,
+          residentBytes: residentEstimate(folder, dtype: dtype, plan: load.plan, include: nil)))
       }
       if let directory = load.vaeDirectory {
         let folder = try ComponentFolder.open(directory)
@@ -44,8 +47,24 @@ extension EngineService {
         let dtype = computeDType(load.dtype, folder)
         vaeConfig = config
         planned.append(PlannedComponent(
-          name: "vae", folder: folder, dtype: dtype, plan: nil,
-          residentBytes: residentEstimate(folder, dtype: dtype, plan: nil)))
+          name: "vae", folder: folder, dtype: dtype, plan: nil, include: VAEWeights.isDecoderKey,
+          residentBytes: residentEstimate(folder, dtype: dtype, plan: nil, include: VAEWeights.isDecoderKey)))
+      }
+      if let directory = load.textEncoderDirectory {
+        let folder = try ComponentFolder.open(directory)
+        let config = try folder.decodeConfig(TextEncoderConfig.self)
+        try config.validate()
+        if config.quantization != nil && load.textQuantization != nil {
+          throw RPCError(.invalidArgument, "\(directory) is already quantized: load it without options.text_encoder")
+        }
+        textDepth = try config.hiddenStateIndex(load.textHiddenLayer)
+        let dtype = computeDType(load.dtype, folder)
+        let include = Qwen3TextEncoder.keyFilter(config: config, depth: textDepth)
+        let plan = load.textQuantization.map { Qwen3TextEncoder.quantizationPlan($0) }
+        textConfig = config
+        planned.append(PlannedComponent(
+          name: "text_encoder", folder: folder, dtype: dtype, plan: plan, include: include,
+          residentBytes: residentEstimate(folder, dtype: dtype, plan: plan, include: include)))
       }
     } catch let error as CheckpointError {
       throw RPCError(.invalidArgument, error.message)
@@ -55,6 +74,7 @@ extension EngineService {
       if load.memoryLimit > 0 { try Memory.setMemoryLimit(load.memoryLimit) }
       if transformerConfig != nil { registry.install(nil) }
       if vaeConfig != nil { registry.install(vae: nil) }
+      if textConfig != nil { registry.install(textEncoder: nil) }
       try Memory.clearCache()
       try MemoryBudget.check(
         needed: planned.reduce(0) { $0 + $1.residentBytes }, what: "loading \(planned.map(\.name).joined(separator: " and "))",
@@ -62,9 +82,9 @@ extension EngineService {
 
       var components: [ComponentSummary] = []
       for component in planned {
-        let include: ((String) -> Bool)? = component.name == "vae" ? VAEWeights.isDecoderKey : nil
         var lastReport = -1
-        let loader = ComponentLoader(folder: component.folder, dtype: component.dtype, plan: component.plan, include: include)
+        let loader = ComponentLoader(
+          folder: component.folder, dtype: component.dtype, plan: component.plan, include: component.include)
         let arrays = try loader.load { progress in
           let percent = progress.bytesTotal == 0 ? 100 : progress.bytesDone * 100 / progress.bytesTotal
           guard percent != lastReport else { return }
@@ -91,6 +111,21 @@ extension EngineService {
             let loaded = ModelRegistry.LoadedVAE(
               decoder: decoder, directory: load.modelDirectory, parameterCount: parameters, residentBytes: resident)
             registry.install(vae: loaded)
+            components.append(summary(of: loaded))
+          } else if component.name == "text_encoder", var config = textConfig {
+            if let plan = component.plan { config.quantization = QuantizationRecord(linear: plan.linear, experts: nil) }
+            let encoder = try Qwen3TextEncoder(
+              config: config, weights: WeightStore(arrays, computeDType: component.dtype), depth: textDepth,
+              dtype: component.dtype)
+            let languageModel = component.folder.weightMap.keys.filter { $0.hasPrefix(config.keyPrefix) }
+              .reduce(0) { total, key in
+                total + component.folder.shards[component.folder.weightMap[key]!]!.entries[key]!.shape.reduce(1, *)
+              }
+            let loaded = ModelRegistry.LoadedTextEncoder(
+              encoder: encoder, directory: load.modelDirectory, parameterCount: parameters, residentBytes: resident,
+              languageModelParameters: languageModel, defaultHiddenLayer: load.textHiddenLayer,
+              quantization: LoadRequest.describe(config.quantization), unloadAfterEncode: load.unloadTextEncoderAfterEncode)
+            registry.install(textEncoder: loaded)
             components.append(summary(of: loaded))
           }
         } catch let error as RPCError {
@@ -154,6 +189,12 @@ struct ComponentSummary {
 func summary(of loaded: ModelRegistry.LoadedTransformer) -> ComponentSummary {
   ComponentSummary(
     name: "transformer", dtype: "\(loaded.model.dtype)", parameters: loaded.parameterCount,
+    bytes: loaded.residentBytes, quantization: loaded.quantization)
+}
+
+func summary(of loaded: ModelRegistry.LoadedTextEncoder) -> ComponentSummary {
+  ComponentSummary(
+    name: "text_encoder", dtype: "\(loaded.encoder.dtype)", parameters: loaded.parameterCount,
     bytes: loaded.residentBytes, quantization: loaded.quantization)
 }
 

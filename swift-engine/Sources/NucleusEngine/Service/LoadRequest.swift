@@ -11,6 +11,11 @@ struct LoadRequest {
   var modelDirectory: String
   var transformerDirectory: String?
   var vaeDirectory: String?
+  var textEncoderDirectory: String?
+  var textQuantization: QuantizationSpec?
+  /// Python-style index into the text encoder's hidden states (the pipeline's −8 unless asked otherwise).
+  var textHiddenLayer = -8
+  var unloadTextEncoderAfterEncode = false
   var dtype: DType?
   var linearQuantization: QuantizationSpec?
   var expertQuantization: QuantizationSpec?
@@ -29,6 +34,9 @@ struct LoadRequest {
       dtype = type
     }
     linearQuantization = try Self.quantization(options?.transformer, field: "options.transformer")
+    textQuantization = try Self.quantization(options?.text_encoder, field: "options.text_encoder")
+    if let layer = options?.text_encoder_hidden_layer, layer != 0 { textHiddenLayer = Int(layer) }
+    unloadTextEncoderAfterEncode = (options?.unload_text_encoder_after_encode ?? 0) != 0
     expertQuantization = try Self.quantization(options?.experts, field: "options.experts")
 
     var components: [String] = []
@@ -38,17 +46,19 @@ struct LoadRequest {
     for component in components where !Self.knownComponents.contains(component) {
       throw RPCError(.invalidArgument, "unknown component '\(component)': use transformer, vae or text_encoder")
     }
-    if components.contains("text_encoder") {
-      throw RPCError(.unimplemented, "loading the text_encoder component is not implemented by this engine yet")
-    }
     let folders = try Self.locateComponents(modelDirectory)
     if components.isEmpty {
       transformerDirectory = folders.transformer
       vaeDirectory = folders.vae
-      guard transformerDirectory != nil || vaeDirectory != nil else {
-        throw RPCError(.notFound, "\(modelDirectory) has no transformer/ or vae/ folder: point model_dir at a Nucleus-Image checkpoint folder")
+      textEncoderDirectory = folders.textEncoder
+      guard transformerDirectory != nil || vaeDirectory != nil || textEncoderDirectory != nil else {
+        throw RPCError(.notFound, "\(modelDirectory) has no transformer/, vae/ or text_encoder/ folder: point model_dir at a Nucleus-Image checkpoint folder")
       }
     } else {
+      if components.contains("text_encoder") {
+        guard let folder = folders.textEncoder else { throw RPCError(.notFound, "\(modelDirectory) has no text_encoder/ folder") }
+        textEncoderDirectory = folder
+      }
       if components.contains("transformer") {
         guard let folder = folders.transformer else { throw RPCError(.notFound, "\(modelDirectory) has no transformer/ folder") }
         transformerDirectory = folder
@@ -60,14 +70,16 @@ struct LoadRequest {
     }
   }
 
-  /// The component folders: `<dir>/transformer` and `<dir>/vae`, or `<dir>` itself when it is a transformer folder.
-  static func locateComponents(_ directory: String) throws -> (transformer: String?, vae: String?) {
+  /// The component folders `<dir>/transformer`, `<dir>/vae` and `<dir>/text_encoder` (or `<dir>` itself when it is
+  /// a transformer folder).
+  static func locateComponents(_ directory: String) throws -> (transformer: String?, vae: String?, textEncoder: String?) {
     guard isFolder(directory) else { throw RPCError(.notFound, "model folder \(directory) does not exist") }
     let vae = isFolder(directory + "/vae") ? directory + "/vae" : nil
-    if isFolder(directory + "/transformer") { return (directory + "/transformer", vae) }
+    let text = isFolder(directory + "/text_encoder") ? directory + "/text_encoder" : nil
+    if isFolder(directory + "/transformer") { return (directory + "/transformer", vae, text) }
     var info = stat()
-    if vae == nil && stat(directory + "/config.json", &info) == 0 { return (directory, nil) }
-    return (nil, vae)
+    if vae == nil && text == nil && stat(directory + "/config.json", &info) == 0 { return (directory, nil, nil) }
+    return (nil, vae, text)
   }
 
   static func isFolder(_ path: String) -> Bool {
@@ -104,9 +116,11 @@ struct LoadRequest {
 }
 
 /// Bytes the component will occupy once loaded in `dtype` with `plan`, from the validated headers alone.
-func residentEstimate(_ folder: ComponentFolder, dtype: DType?, plan: QuantizationPlan?) -> Int {
+func residentEstimate(
+  _ folder: ComponentFolder, dtype: DType?, plan: QuantizationPlan?, include: ((String) -> Bool)?
+) -> Int {
   var total = 0
-  for (key, shard) in folder.weightMap {
+  for (key, shard) in folder.weightMap where include?(key) ?? true {
     guard let entry = folder.shards[shard]?.entries[key] else { continue }
     let elements = entry.shape.reduce(1, *)
     let stored = SafetensorsHeader.dtype(of: entry.dtype)

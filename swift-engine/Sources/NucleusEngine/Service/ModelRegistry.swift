@@ -36,9 +36,27 @@ final class ModelRegistry: @unchecked Sendable {
     var residentBytes: Int
   }
 
+  struct LoadedTextEncoder {
+    var encoder: Qwen3TextEncoder
+    var directory: String
+    var parameterCount: Int
+    var residentBytes: Int
+    /// Parameters of the whole language model in the checkpoint (to report what stopping early saves).
+    var languageModelParameters: Int
+    var defaultHiddenLayer: Int
+    var quantization: String
+    var unloadAfterEncode: Bool
+  }
+
   private let lock = Lock()
   private var loadedTransformer: LoadedTransformer?
   private var loadedVAE: LoadedVAE?
+  private var loadedTextEncoder: LoadedTextEncoder?
+  /// Why the text encoder is absent when it was unloaded on purpose (low-memory mode).
+  private(set) var textEncoderUnloadedReason: String?
+  /// Text embeddings by (token ids, mask, hidden state), most recent last; bounded.
+  private var textCache: [(key: String, embedding: MLXArray, mask: MLXArray?)] = []
+  static let textCacheEntries = 32
   private var embeddings: [UInt64: Embedding] = [:]
   private var nextHandle: UInt64 = 1
 
@@ -46,6 +64,33 @@ final class ModelRegistry: @unchecked Sendable {
   var vae: LoadedVAE? { lock.withLock { loadedVAE } }
 
   func install(vae: LoadedVAE?) { lock.withLock { loadedVAE = vae } }
+
+  var textEncoder: LoadedTextEncoder? { lock.withLock { loadedTextEncoder } }
+
+  func install(textEncoder: LoadedTextEncoder?, unloadedReason: String? = nil) {
+    lock.withLock {
+      loadedTextEncoder = textEncoder
+      textEncoderUnloadedReason = textEncoder == nil ? unloadedReason : nil
+      textCache.removeAll()
+    }
+  }
+
+  func cachedText(_ key: String) -> (embedding: MLXArray, mask: MLXArray?)? {
+    lock.withLock {
+      guard let index = textCache.firstIndex(where: { $0.key == key }) else { return nil }
+      let entry = textCache.remove(at: index)
+      textCache.append(entry)
+      return (entry.embedding, entry.mask)
+    }
+  }
+
+  func cacheText(_ key: String, embedding: MLXArray, mask: MLXArray?) {
+    lock.withLock {
+      textCache.removeAll { $0.key == key }
+      textCache.append((key, embedding, mask))
+      if textCache.count > Self.textCacheEntries { textCache.removeFirst() }
+    }
+  }
 
   /// Installs a new transformer; every cached conditioning belonged to the old weights and is dropped.
   func install(_ transformer: LoadedTransformer?) {

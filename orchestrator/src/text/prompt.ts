@@ -1,0 +1,64 @@
+// Text prompt -> token ids exactly as NucleusMoEImagePipeline prepares them: a system message and the user
+// message (one text part) through the chat template with the generation prompt, tokenized without special-token
+// insertion, truncated to 1024 tokens, right-padded with <|endoftext|> to a multiple of 8, with a mask.
+import type { Template } from "@huggingface/jinja";
+
+import { type ChatMessage, loadChatTemplate, renderChat } from "./chat-template.js";
+import { loadTokenizer, type PromptTokenizer } from "./tokenizer.js";
+
+/** The system prompt of diffusers' NucleusMoEImagePipeline. */
+export const DEFAULT_SYSTEM_PROMPT =
+  "You are an image generation assistant. Follow the user's prompt literally. Pay careful attention to spatial " +
+  "layout: objects described as on the left must appear on the left, on the right on the right. Match exact object " +
+  "counts and assign colors to the correct objects.";
+
+export const MAX_PROMPT_TOKENS = 1024;
+export const PAD_MULTIPLE = 8;
+
+export interface TokenizedPrompt {
+  ids: number[];
+  /** 1 = real token, 0 = padding. */
+  mask: number[];
+  rendered: string;
+  /** Tokens dropped by truncation (0 when the prompt fit). */
+  truncatedTokens: number;
+}
+
+export interface PromptFormatter {
+  tokenize(prompt: string, options?: { systemPrompt?: string | null }): TokenizedPrompt;
+}
+
+export function loadPromptFormatter(processorDir: string): PromptFormatter {
+  const tokenizer = loadTokenizer(processorDir);
+  const template = loadChatTemplate(processorDir, tokenizer.config);
+  return {
+    tokenize: (prompt, options = {}) => tokenizePrompt(tokenizer, template, prompt, options.systemPrompt),
+  };
+}
+
+/** `systemPrompt`: undefined = the pipeline's default, null = no system message. */
+export function tokenizePrompt(
+  tokenizer: PromptTokenizer,
+  template: Template,
+  prompt: string,
+  systemPrompt: string | null | undefined,
+): TokenizedPrompt {
+  const system = systemPrompt === undefined ? DEFAULT_SYSTEM_PROMPT : systemPrompt;
+  const messages: ChatMessage[] = [
+    ...(system === null ? [] : [{ role: "system" as const, content: system }]),
+    { role: "user", content: [{ type: "text", text: prompt }] },
+  ];
+  const rendered = renderChat(template, messages, tokenizer.config);
+  const all = tokenizer.encode(rendered);
+  const ids = all.slice(0, MAX_PROMPT_TOKENS);
+  const real = ids.length;
+  const padded = Math.ceil(real / PAD_MULTIPLE) * PAD_MULTIPLE;
+  const pad = tokenizer.tokenId(String(tokenizer.config.pad_token ?? "<|endoftext|>"));
+  while (ids.length < padded) ids.push(pad);
+  return {
+    ids,
+    mask: ids.map((_, index) => (index < real ? 1 : 0)),
+    rendered,
+    truncatedTokens: all.length - real,
+  };
+}

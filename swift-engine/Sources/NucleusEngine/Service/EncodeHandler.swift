@@ -1,0 +1,67 @@
+import CEngineProto
+import MLX
+import NucleusModels
+
+extension EngineService {
+  func encodeText(_ request: [UInt8], _ call: RPCCall) throws -> [UInt8]? {
+    let decoded = try unpackMessage(request, "EncodeTextRequest", nucleus__engine__v1__encode_text_request__unpack)
+    let message = decoded.message
+    guard let loaded = registry.textEncoder else {
+      throw RPCError(
+        .failedPrecondition,
+        registry.textEncoderUnloadedReason ?? "no text encoder is loaded: call LoadModel on a folder with a text_encoder/ component")
+    }
+    let encoder = loaded.encoder
+    let tokens = (0..<message.n_token_ids).map { message.token_ids[$0] }
+    guard !tokens.isEmpty else { throw RPCError(.invalidArgument, "token_ids is empty: tokenize the prompt with its chat template first") }
+    guard tokens.count <= encoder.config.maxPositionEmbeddings else {
+      throw RPCError(.invalidArgument, "\(tokens.count) tokens exceed the text encoder's \(encoder.config.maxPositionEmbeddings) positions")
+    }
+    if let bad = tokens.first(where: { Int($0) >= encoder.config.vocabSize }) {
+      throw RPCError(.invalidArgument, "token id \(bad) is outside the text encoder's vocabulary of \(encoder.config.vocabSize)")
+    }
+    var mask: [Bool]?
+    if message.n_attention_mask > 0 {
+      guard message.n_attention_mask == tokens.count else {
+        throw RPCError(.invalidArgument, "attention_mask has \(message.n_attention_mask) entries for \(tokens.count) tokens")
+      }
+      let flags = (0..<message.n_attention_mask).map { message.attention_mask[$0] != 0 }
+      guard flags.contains(true) else { throw RPCError(.invalidArgument, "attention_mask marks no token as real") }
+      mask = flags.allSatisfy { $0 } ? nil : flags
+    }
+    let requested = message.hidden_layer == 0 ? loaded.defaultHiddenLayer : Int(message.hidden_layer)
+    let index: Int
+    do {
+      index = try encoder.config.hiddenStateIndex(requested)
+    } catch {
+      throw RPCError(.invalidArgument, "\(error)")
+    }
+    guard index <= encoder.depth else {
+      throw RPCError(
+        .failedPrecondition,
+        "hidden layer \(requested) needs \(index) layers but only \(encoder.depth) were loaded: load with options.text_encoder_hidden_layer = \(requested)")
+    }
+
+    let key = "\(index)|\(tokens.map(String.init).joined(separator: ","))|\(mask.map { $0.map { $0 ? "1" : "0" }.joined() } ?? "")"
+    let (embedding, maskArray): (MLXArray, MLXArray?) = try compute {
+      if let cached = registry.cachedText(key) { return cached }
+      let output = try encoder(tokens: tokens.map { Int32($0) }, mask: mask, hiddenState: index)
+      let maskArray = try mask.map { try MLXArray($0, [$0.count]) }
+      try eval([output] + (maskArray.map { [$0] } ?? []))
+      registry.cacheText(key, embedding: output, mask: maskArray)
+      return (output, maskArray)
+    }
+    let handle = registry.add(ModelRegistry.Embedding(embedding: embedding, mask: maskArray))
+    if loaded.unloadAfterEncode {
+      registry.install(textEncoder: nil, unloadedReason: "the text encoder was unloaded after the last EncodeText (low-memory mode): load it again to encode more prompts")
+      try compute { try Memory.clearCache() }
+    }
+
+    let arena = CArena()
+    var response = Nucleus__Engine__V1__EncodeTextResponse()
+    nucleus__engine__v1__encode_text_response__init(&response)
+    response.embedding = arena.object(embeddingHandle(handle, length: tokens.count, width: embedding.shape[1]))
+    if message.return_tensor != 0 { response.tensor = try TensorCoding.encode(embedding, arena: arena) }
+    return packMessage(&response)
+  }
+}

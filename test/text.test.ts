@@ -1,0 +1,69 @@
+// Tokenization and chat-template rendering against Hugging Face tokenizers / transformers
+// (tools/reference/make_text_fixtures.py), on Qwen3's real tokenizer.json.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+
+import { loadChatTemplate, renderChat } from "../orchestrator/src/text/chat-template.js";
+import { DEFAULT_SYSTEM_PROMPT, loadPromptFormatter } from "../orchestrator/src/text/prompt.js";
+import { loadTokenizer } from "../orchestrator/src/text/tokenizer.js";
+import { processorFolder, textFixtures } from "./helpers/processor.js";
+
+const processor = processorFolder();
+after(() => rmSync(processor, { recursive: true, force: true }));
+
+describe("tokenizer", () => {
+  const tokenizer = loadTokenizer(processor);
+  const cases = JSON.parse(readFileSync(join(textFixtures, "tokenizer-cases.json"), "utf8")) as { text: string; ids: number[] }[];
+
+  test(`${cases.length} strings tokenize to the ids Hugging Face tokenizers gives`, () => {
+    assert.ok(cases.length >= 200);
+    const mismatches = cases.filter((entry) => JSON.stringify(tokenizer.encode(entry.text)) !== JSON.stringify(entry.ids));
+    assert.deepEqual(mismatches.map((entry) => entry.text), []);
+  });
+
+  test("special tokens resolve to Qwen's ids", () => {
+    assert.equal(tokenizer.tokenId("<|endoftext|>"), 151643);
+    assert.equal(tokenizer.tokenId("<|im_start|>"), 151644);
+    assert.equal(tokenizer.tokenId("<|im_end|>"), 151645);
+  });
+
+  test("a missing tokenizer is a clear error", () => {
+    const empty = mkdtempSync(join(tmpdir(), "nucleus-empty-"));
+    assert.throws(() => loadTokenizer(empty), /tokenizer\.json is missing: text prompts need the model's processor\/ folder/);
+    rmSync(empty, { recursive: true });
+  });
+});
+
+describe("chat template and prompt tokens", () => {
+  const formatter = loadPromptFormatter(processor);
+  const cases = JSON.parse(readFileSync(join(textFixtures, "prompt-cases.json"), "utf8")) as {
+    prompt: string;
+    system: string | null;
+    rendered: string;
+    input_ids: number[];
+    attention_mask: number[];
+  }[];
+
+  for (const [index, entry] of cases.entries()) {
+    test(`prompt case ${index} (${entry.system === null ? "no system message" : "system message"}): rendering, ids and mask as transformers`, () => {
+      const tokens = formatter.tokenize(entry.prompt, { systemPrompt: entry.system });
+      assert.equal(tokens.rendered, entry.rendered);
+      assert.deepEqual(tokens.ids, entry.input_ids);
+      assert.deepEqual(tokens.mask, entry.attention_mask);
+      assert.equal(tokens.ids.length % 8, 0);
+      assert.equal(tokens.truncatedTokens > 0, entry.input_ids.length === 1024 && entry.attention_mask.every(Boolean));
+    });
+  }
+
+  test("the default system prompt is the pipeline's, rendered as in the spec", () => {
+    const template = loadChatTemplate(processor, {});
+    const text = renderChat(template, [
+      { role: "system", content: DEFAULT_SYSTEM_PROMPT },
+      { role: "user", content: [{ type: "text", text: "" }] },
+    ], {});
+    assert.equal(text, `<|im_start|>system\n${DEFAULT_SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n<|im_end|>\n<|im_start|>assistant\n`);
+  });
+});
