@@ -36,11 +36,14 @@ describe("Decode", () => {
     await assert.rejects(engine.client.unary("decode", { latents, ...grid, floatOutput: false }), failsWith(status.FAILED_PRECONDITION, /no VAE is loaded/));
   });
 
-  test("LoadModel loads transformer and vae; GetInfo lists both", async () => {
+  test("LoadModel loads every component present; GetInfo lists them; the VAE's encoder is not loaded", async () => {
     const summary = await engine.client.loadModel(tinyModel);
-    assert.deepEqual(summary.components.map((component) => component.name), ["transformer", "vae"]);
+    const names = ["transformer", "vae", "text_encoder"];
+    assert.deepEqual(summary.components.map((component) => component.name), names);
     const info = await engine.client.getInfo();
-    assert.deepEqual(info.loadedComponents.map((component) => component.name), ["transformer", "vae"]);
+    assert.deepEqual(info.loadedComponents.map((component) => component.name).sort(), [...names].sort());
+    const vae = summary.components.find((component) => component.name === "vae")!;
+    assert.ok(Number(vae.parameterCount) < Number(vae.checkpointParameterCount));
   });
 
   test("the float image matches diffusers (max error ≤ 1e-4 × RMS) and the RGB8 image is its rounding", async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -14,5 +14,19 @@ export function processorFolder(parent?: string): string {
   symlinkSync(join(qwenTokenizerFiles, "tokenizer.json"), join(folder, "tokenizer.json"));
   symlinkSync(join(qwenTokenizerFiles, "tokenizer_config.json"), join(folder, "tokenizer_config.json"));
   symlinkSync(join(textFixtures, "chat_template.json"), join(folder, "chat_template.json"));
+  return folder;
+}
+
+/**
+ * The tiny pipeline model with a complete processor/ folder (the tokenizer comes from node_modules, so the
+ * checkpoint fixture does not carry 11 MB of tokenizer.json): a temporary folder of symlinks.
+ */
+export function textModelFolder(model: string): string {
+  const folder = mkdtempSync(join(tmpdir(), "nucleus-text-model-"));
+  for (const entry of readdirSync(model)) {
+    if (entry !== "processor") symlinkSync(join(model, entry), join(folder, entry));
+  }
+  mkdirSync(join(folder, "processor"));
+  processorFolder(join(folder, "processor"));
   return folder;
 }

@@ -9,6 +9,7 @@ Writes test/fixtures/pipeline/:
 Run with the reference environment:  .deps/reference-python/bin/python tools/reference/make_pipeline_fixtures.py
 """
 
+import copy
 import json
 import pathlib
 import shutil
@@ -18,11 +19,33 @@ import numpy as np
 import torch
 from diffusers import AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, NucleusMoEImagePipeline
 from safetensors.torch import save_file
+from transformers import PreTrainedTokenizerFast, Qwen3VLForConditionalGeneration
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from make_dit_fixtures import MODELS, build, save_model  # noqa: E402
+from make_text_fixtures import QWEN, randomized, tiny_encoder_config  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parents[2] / "test" / "fixtures" / "pipeline"
+REPO = pathlib.Path(__file__).resolve().parents[2]
+ROOT = REPO / "test" / "fixtures" / "pipeline"
+# tiny-b with a text width of 8, so that the tiny text encoder below (vocabulary of Qwen's 151,936 tokens) stays small.
+TRANSFORMER = {**MODELS["tiny-b"], "joint_attention_dim": 8}
+
+
+class TextProcessor:
+    """What NucleusMoEImagePipeline asks of its processor for text prompts (apply_chat_template and __call__),
+    backed by a transformers tokenizer and our chat template: Qwen3VLProcessor's image side needs torchvision,
+    which cannot be installed beside the CPU torch build here."""
+
+    def __init__(self, template: str):
+        self.tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(QWEN / "tokenizer.json"), pad_token="<|endoftext|>",
+                                                 eos_token="<|im_end|>")
+        self.tokenizer.chat_template = template
+
+    def apply_chat_template(self, messages, **kwargs):
+        return self.tokenizer.apply_chat_template(messages, **kwargs)
+
+    def __call__(self, text, **kwargs):
+        return self.tokenizer(text, **kwargs)
 
 RELEASED_SCHEDULER = {
     "_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000, "shift": 1.0,
@@ -81,7 +104,7 @@ def schedules() -> list[dict]:
 def main() -> None:
     shutil.rmtree(ROOT, ignore_errors=True)
     model_dir = ROOT / "tiny"
-    transformer = build(MODELS["tiny-b"], 200, torch.float32)
+    transformer = build(TRANSFORMER, 200, torch.float32)
     save_model(transformer, model_dir / "transformer", "600KB")
     vae = build_vae()
     vae.save_pretrained(model_dir / "vae", safe_serialization=True)
@@ -97,7 +120,7 @@ def main() -> None:
     pipe = NucleusMoEImagePipeline(transformer=transformer, scheduler=scheduler, vae=vae, text_encoder=None,
                                    processor=None)
     generator = torch.Generator().manual_seed(20261126)
-    joint = MODELS["tiny-b"]["joint_attention_dim"]
+    joint = TRANSFORMER["joint_attention_dim"]
     height, width = 48, 80  # latent 6 x 10, grid 3 x 5: not square
     grid_h, grid_w = height // 16, width // 16
     prompt = torch.randn(1, 11, joint, generator=generator)
@@ -131,6 +154,7 @@ def main() -> None:
               str(ROOT / "vae-decode.safetensors"))
 
     (ROOT / "schedules.json").write_text(json.dumps(schedules(), indent=1) + "\n")
+    text_prompt_case(model_dir, transformer, vae, scheduler)
 
     # Seeded noise as NumPy's legacy generator makes it, and packed into initial latents like diffusers does.
     noise = {f"seed_{seed}": torch.from_numpy(np.random.RandomState(seed).standard_normal(1000).astype(np.float32))
@@ -139,6 +163,47 @@ def main() -> None:
     noise["packed_seed_42"] = pipe._pack_latents(torch.from_numpy(unpacked), 1, 4, 2 * grid_h, 2 * grid_w, 2)[0]
     save_file(noise, str(ROOT / "noise.safetensors"), metadata={"grid": f"{grid_h}x{grid_w}", "channels": "4"})
     print("wrote", ROOT)
+
+
+def text_prompt_case(model_dir, transformer, vae, scheduler) -> None:
+    """A text encoder (Qwen's vocabulary, hidden size 8, 9 layers; tied embeddings so no second table) and the whole
+    pipeline from a text prompt, with the default empty negative prompt."""
+    config = tiny_encoder_config(151936, TRANSFORMER["joint_attention_dim"], 9, 2, 1, 8, 16)
+    config.tie_word_embeddings = True
+    config.text_config.tie_word_embeddings = True
+    # Stored in bf16 like the release; the reference runs the same (bf16-valued) weights in float32. Rounding the
+    # parameters in place keeps the rotary inv_freq buffer in float32: casting the module to bf16 and back would
+    # round it too and bend every angle by position (transformers computes it in float32 when loading bf16).
+    encoder = randomized(Qwen3VLForConditionalGeneration(config), 77)
+    with torch.no_grad():
+        for parameter in encoder.parameters():
+            parameter.copy_(parameter.to(torch.bfloat16).float())
+    copy.deepcopy(encoder).to(torch.bfloat16).save_pretrained(model_dir / "text_encoder", max_shard_size="1MB")
+    template = json.loads((REPO / "test" / "fixtures" / "text" / "chat_template.json").read_text())["chat_template"]
+    (model_dir / "processor").mkdir(exist_ok=True)
+    (model_dir / "processor" / "chat_template.json").write_text(json.dumps({"chat_template": template}, indent=2) + "\n")
+    pipe = NucleusMoEImagePipeline(transformer=transformer, scheduler=scheduler, vae=vae, text_encoder=encoder,
+                                   processor=TextProcessor(template))
+    prompt = "A red apple on a white table"
+    height, width, seed = 48, 80, 1234
+    grid_h, grid_w = height // 16, width // 16
+    noise = np.random.RandomState(seed).standard_normal((1, 4, 2 * grid_h, 2 * grid_w)).astype(np.float32)
+    latents = pipe._pack_latents(torch.from_numpy(noise), 1, 4, 2 * grid_h, 2 * grid_w, 2)
+    with torch.no_grad():
+        embeds, mask = pipe.encode_prompt(prompt=prompt, device="cpu")
+        negative, negative_mask = pipe.encode_prompt(prompt="", device="cpu")
+        common = dict(prompt=prompt, height=height, width=width, num_inference_steps=3, guidance_scale=3.5)
+        final_latents = pipe(latents=latents.clone(), output_type="latent", **common).images
+        image = pipe(latents=latents.clone(), output_type="pil", **common).images[0]
+    tensors = {"prompt_embeds": embeds.contiguous(), "negative_prompt_embeds": negative.contiguous(),
+               "output_latents": final_latents, "image_uint8": torch.from_numpy(np.ascontiguousarray(np.array(image)))}
+    if mask is not None:
+        tensors["prompt_embeds_mask"] = mask.int()
+    if negative_mask is not None:
+        tensors["negative_prompt_embeds_mask"] = negative_mask.int()
+    save_file(tensors, str(ROOT / "text-prompt.safetensors"), metadata={
+        "prompt": prompt, "height": str(height), "width": str(width), "seed": str(seed), "steps": "3",
+        "guidance_scale": "3.5"})
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import { Command } from "commander";
 
 import { packageRoot } from "../engine/locate.js";
 import { registerDoctor } from "./doctor.js";
+import { registerEncode } from "./encode.js";
 import { registerGenerate } from "./generate.js";
 
 const version = (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
@@ -17,6 +18,7 @@ const program = new Command()
 
 registerDoctor(program);
 registerGenerate(program);
+registerEncode(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`nucleus-image: ${error instanceof Error ? error.message : String(error)}`);

@@ -10,6 +10,8 @@ export function formatDuration(ms: number): string {
 
 export class ProgressBar {
   private readonly enabled: boolean;
+  /** Whether the cursor sits after a bar or message on the current line. */
+  private lineOpen = false;
 
   constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {
     this.enabled = Boolean(stream.isTTY);
@@ -23,13 +25,17 @@ export class ProgressBar {
     const line = `[${"#".repeat(filled)}${"-".repeat(width - filled)}] step ${progress.step}/${progress.total}` +
       ` · ${(perStep / 1000).toFixed(2)} s/step · elapsed ${formatDuration(progress.elapsedMs)} · ETA ${formatDuration(progress.etaMs)}`;
     this.stream.write(`\r${line}\x1b[K`);
+    this.lineOpen = true;
   }
 
   message(text: string): void {
-    if (this.enabled) this.stream.write(`\r${text}\x1b[K`);
+    if (!this.enabled) return;
+    this.stream.write(`\r${text}\x1b[K`);
+    this.lineOpen = true;
   }
 
   done(): void {
-    if (this.enabled) this.stream.write("\n");
+    if (this.lineOpen) this.stream.write("\n");
+    this.lineOpen = false;
   }
 }

@@ -125,9 +125,13 @@ export class EngineClient {
     return summary;
   }
 
-  /** Runs the text encoder on token ids (mask: 1 = real token) and keeps the embedding on the engine. */
-  async encodeText(tokenIds: number[], attentionMask: number[] = [], hiddenLayer = 0, options?: CallOptions): Promise<{ handle: EmbeddingHandle; tensor?: Tensor }> {
-    const response = await this.unary("encodeText", { tokenIds, attentionMask, hiddenLayer, returnTensor: false }, options);
+  /** Encodes token ids into an embedding handle; `hiddenLayer` 0 = the loaded default; `returnTensor` also sends it back. */
+  async encodeText(
+    tokenIds: number[],
+    attentionMask: number[] = [],
+    { hiddenLayer = 0, returnTensor = false, ...options }: CallOptions & { hiddenLayer?: number; returnTensor?: boolean } = {},
+  ): Promise<{ handle: EmbeddingHandle; tensor?: Tensor }> {
+    const response = await this.unary("encodeText", { tokenIds, attentionMask, hiddenLayer, returnTensor }, options);
     if (!response.embedding) throw new Error("EncodeText returned no handle");
     return { handle: response.embedding, tensor: response.tensor };
   }

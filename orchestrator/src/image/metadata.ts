@@ -3,6 +3,8 @@
 export interface ImageMetadata {
   prompt?: string;
   negative_prompt?: string;
+  /** Only when not the pipeline's default; null = no system message. */
+  system_prompt?: string | null;
   seed?: number;
   steps: number;
   cfg: number;
@@ -10,6 +12,7 @@ export interface ImageMetadata {
   height: number;
   model: string;
   quantization: string;
+  text_encoder_quantization?: string;
   dtype: string;
   engine_version: string;
   mlx_version: string;

@@ -1,8 +1,4 @@
-// PNG output: RGB8 pixels encoded by sharp, plus iTXt text chunks for the generation parameters, written
-// atomically and never over an existing file unless asked.
-import { existsSync, linkSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-
+// PNG output: RGB8 pixels encoded by sharp, plus iTXt text chunks for the generation parameters.
 import sharp from "sharp";
 
 export interface RGBImage {
@@ -78,35 +74,4 @@ function crc32(bytes: Buffer): number {
   let c = 0xffffffff;
   for (const byte of bytes) c = CRC_TABLE[(c ^ byte) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
-}
-
-export class OutputExistsError extends Error {
-  constructor(readonly path: string) {
-    super(`${path} already exists: choose another output path or pass --force to overwrite it`);
-    this.name = "OutputExistsError";
-  }
-}
-
-/** Refuses an existing path unless `force`. */
-export function checkWritable(path: string, force: boolean): void {
-  if (!force && existsSync(path)) throw new OutputExistsError(path);
-  if (!existsSync(dirname(path) || ".")) throw new Error(`the folder of ${path} does not exist`);
-}
-
-/** Writes `bytes` to `path` atomically; without `force` an existing file (even one that appeared meanwhile) wins. */
-export function writeFileAtomic(path: string, bytes: Buffer, force: boolean): void {
-  const temporary = join(dirname(path) || ".", `.${process.pid}-${Date.now()}.partial`);
-  writeFileSync(temporary, bytes);
-  try {
-    if (force) {
-      renameSync(temporary, path);
-    } else {
-      linkSync(temporary, path); // fails if the path exists: no check-then-write race
-      unlinkSync(temporary);
-    }
-  } catch (error) {
-    if (existsSync(temporary)) unlinkSync(temporary);
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") throw new OutputExistsError(path);
-    throw error;
-  }
 }

@@ -10,11 +10,17 @@ import { float32Tensor, fromProtoTensor, toFloat32, toProtoTensor } from "../ten
 import type { PromptEmbedding } from "./inputs.js";
 import type { ModelFolder } from "./model-folder.js";
 import type { RGBImage } from "../image/png.js";
+import { type PromptFormatter, truncationWarning } from "../text/prompt.js";
+
+/** A prompt: text (tokenized here, encoded by the engine's text encoder) or precomputed embeddings. */
+export type PromptInput = string | PromptEmbedding;
 
 export interface GenerateOptions {
-  prompt: PromptEmbedding;
-  /** Required when cfg > 1 (the unconditional branch). */
-  negative?: PromptEmbedding;
+  prompt: PromptInput;
+  /** The unconditional branch when cfg > 1: default "" for text prompts, required for embeddings. */
+  negative?: PromptInput;
+  /** System prompt for text prompts (undefined = the pipeline's default, null = none). */
+  systemPrompt?: string | null;
   width: number;
   height: number;
   steps: number;
@@ -73,12 +79,34 @@ export function modelTimestep(timestep: number, dtype: ModelDType): number {
   return dtype === "bfloat16" ? roundBFloat16(roundBFloat16(timestep) / 1000) : Math.fround(Math.fround(timestep) / 1000);
 }
 
+export interface GenerateEvents {
+  onProgress?: (progress: StepProgress) => void;
+  signal?: AbortSignal;
+  /** Called when a text prompt is longer than the 1024 tokens the pipeline keeps. */
+  onWarning?: (message: string) => void;
+  /** Tokenizes text prompts (needed when a prompt is text). */
+  formatter?: PromptFormatter;
+}
+
+/** Puts one prompt on the engine: text through the tokenizer and EncodeText, embeddings through ImportEmbedding. */
+async function conditioning(
+  client: EngineClient, prompt: PromptInput, systemPrompt: string | null | undefined, events: GenerateEvents,
+): Promise<number> {
+  if (typeof prompt !== "string") {
+    return (await client.importEmbedding(toProtoTensor(prompt.embedding), prompt.mask ? toProtoTensor(prompt.mask) : undefined)).id;
+  }
+  if (!events.formatter) throw new GenerateOptionsError("text prompts need the model's tokenizer and text encoder");
+  const tokens = events.formatter.tokenize(prompt, { systemPrompt });
+  if (tokens.truncatedTokens > 0) events.onWarning?.(truncationWarning(tokens));
+  return (await client.encodeText(tokens.ids, tokens.mask)).handle.id;
+}
+
 export async function generate(
   client: EngineClient,
   model: ModelFolder,
   dtype: ModelDType,
   options: GenerateOptions,
-  events: { onProgress?: (progress: StepProgress) => void; signal?: AbortSignal } = {},
+  events: GenerateEvents = {},
 ): Promise<GenerateResult> {
   const started = performance.now();
   const grid = tokenGrid(model, options.width, options.height);
@@ -89,7 +117,8 @@ export async function generate(
   }
   if (!Number.isFinite(options.cfg) || options.cfg < 0) throw new GenerateOptionsError(`cfg must be a number ≥ 0, not ${options.cfg}`);
   const useCfg = options.cfg > 1;
-  if (useCfg && !options.negative) {
+  const negative = options.negative ?? (useCfg && typeof options.prompt === "string" ? "" : undefined);
+  if (useCfg && negative === undefined) {
     throw new GenerateOptionsError("CFG (cfg > 1) needs negative prompt embeddings; give them, or use cfg 1 to disable guidance");
   }
   const round = rounder(dtype);
@@ -108,10 +137,8 @@ export async function generate(
   const handles: number[] = [];
   const release = () => (handles.length ? client.release(handles).catch(() => 0) : Promise.resolve(0));
   try {
-    for (const embedding of useCfg ? [options.prompt, options.negative!] : [options.prompt]) {
-      const handle = await client.importEmbedding(
-        toProtoTensor(embedding.embedding), embedding.mask ? toProtoTensor(embedding.mask) : undefined);
-      handles.push(handle.id);
+    for (const prompt of useCfg ? [options.prompt, negative!] : [options.prompt]) {
+      handles.push(await conditioning(client, prompt, options.systemPrompt, events));
     }
     const stepsStarted = performance.now();
     let computeSeconds = 0;

@@ -16,6 +16,9 @@ export interface ModelFolder {
   /** Pixels per packed-latent token along each axis: VAE scale × patch size (16 for the release). */
   pixelsPerToken: number;
   scheduler: SchedulerConfig;
+  /** processor/ (tokenizer and chat template), when the folder has one. */
+  processorDir?: string;
+  hasTextEncoder: boolean;
 }
 
 export class ModelFolderError extends Error {
@@ -34,6 +37,17 @@ function readJson(path: string, what: string): Record<string, unknown> {
   }
 }
 
+/** Checks that the folder can turn text prompts into embeddings (processor/ and text_encoder/). */
+export function requireTextSupport(folder: ModelFolder): string {
+  if (!folder.hasTextEncoder) {
+    throw new ModelFolderError(`${folder.directory} has no text_encoder/: give prompt embeddings (--prompt-embeds) instead of text`);
+  }
+  if (!folder.processorDir) {
+    throw new ModelFolderError(`${folder.directory} has no processor/ folder (tokenizer.json and chat template) for text prompts`);
+  }
+  return folder.processorDir;
+}
+
 export function readModelFolder(directory: string): ModelFolder {
   const root = resolve(directory);
   if (!existsSync(root)) throw new ModelFolderError(`model folder ${root} does not exist`);
@@ -50,5 +64,7 @@ export function readModelFolder(directory: string): ModelFolder {
     textWidth: Number(transformer.joint_attention_dim ?? 3584),
     pixelsPerToken: 2 ** downsample * patch,
     scheduler: scheduler as SchedulerConfig,
+    processorDir: existsSync(join(root, "processor")) ? join(root, "processor") : undefined,
+    hasTextEncoder: existsSync(join(root, "text_encoder", "config.json")),
   };
 }

@@ -1,6 +1,8 @@
 // Reading and writing safetensors files (the format diffusers and transformers use), with the same consistency
 // checks as the engine: a truncated or corrupt file is an error naming it, never garbage.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { readFileSync } from "node:fs";
+
+import { writeFileAtomic } from "../files/output.js";
 
 /** A tensor as raw little-endian bytes with its safetensors dtype code ("F32", "BF16", ...). */
 export interface TensorData {
@@ -74,8 +76,8 @@ export function readSafetensors(path: string): SafetensorsFile {
   return { tensors, metadata };
 }
 
-/** Writes tensors (sorted by name) to `path` atomically: a temporary file renamed into place. */
-export function writeSafetensors(path: string, tensors: Record<string, TensorData>, metadata: Record<string, string> = {}): void {
+/** The safetensors file for `tensors` (sorted by name), as bytes. */
+export function serializeSafetensors(tensors: Record<string, TensorData>, metadata: Record<string, string> = {}): Buffer {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
@@ -90,19 +92,12 @@ export function writeSafetensors(path: string, tensors: Record<string, TensorDat
   const headerBytes = Buffer.from(headerText, "utf8");
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(headerBytes.length));
+  return Buffer.concat([prefix, headerBytes, ...names.map((name) => tensors[name]!.data)]);
+}
 
-  const temporary = `${path}.partial-${process.pid}`;
-  const fd = openSync(temporary, "w");
-  try {
-    writeSync(fd, prefix);
-    writeSync(fd, headerBytes);
-    for (const name of names) writeSync(fd, tensors[name]!.data);
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    unlinkSync(temporary);
-    throw error;
-  }
-  closeSync(fd);
-  renameSync(temporary, path);
+/** Writes a safetensors file atomically; an existing file is replaced only when `force` (the default). */
+export function writeSafetensors(
+  path: string, tensors: Record<string, TensorData>, metadata: Record<string, string> = {}, { force = true } = {},
+): void {
+  writeFileAtomic(path, serializeSafetensors(tensors, metadata), force);
 }

@@ -62,3 +62,8 @@ export function tokenizePrompt(
     truncatedTokens: all.length - real,
   };
 }
+
+export function truncationWarning(tokens: TokenizedPrompt): string {
+  const total = tokens.mask.filter((flag) => flag === 1).length + tokens.truncatedTokens;
+  return `the prompt is ${total} tokens long with its chat template; only the first ${MAX_PROMPT_TOKENS} are used (${tokens.truncatedTokens} dropped): shorten it`;
+}

@@ -1722,7 +1722,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__benchmark__descriptor =
   (ProtobufCMessageInit) nucleus__engine__v1__benchmark__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nucleus__engine__v1__component_info__field_descriptors[5] =
+static const ProtobufCFieldDescriptor nucleus__engine__v1__component_info__field_descriptors[6] =
 {
   {
     "name",
@@ -1784,9 +1784,22 @@ static const ProtobufCFieldDescriptor nucleus__engine__v1__component_info__field
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "checkpoint_parameter_count",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ComponentInfo, checkpoint_parameter_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nucleus__engine__v1__component_info__field_indices_by_name[] = {
   3,   /* field[3] = bytes */
+  5,   /* field[5] = checkpoint_parameter_count */
   1,   /* field[1] = dtype */
   0,   /* field[0] = name */
   2,   /* field[2] = parameter_count */
@@ -1795,7 +1808,7 @@ static const unsigned nucleus__engine__v1__component_info__field_indices_by_name
 static const ProtobufCIntRange nucleus__engine__v1__component_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor nucleus__engine__v1__component_info__descriptor =
 {
@@ -1805,7 +1818,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__component_info__descriptor
   "Nucleus__Engine__V1__ComponentInfo",
   "nucleus.engine.v1",
   sizeof(Nucleus__Engine__V1__ComponentInfo),
-  5,
+  6,
   nucleus__engine__v1__component_info__field_descriptors,
   nucleus__engine__v1__component_info__field_indices_by_name,
   1,  nucleus__engine__v1__component_info__number_ranges,
@@ -2695,7 +2708,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__encode_text_request__descr
   (ProtobufCMessageInit) nucleus__engine__v1__encode_text_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nucleus__engine__v1__encode_text_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor nucleus__engine__v1__encode_text_response__field_descriptors[3] =
 {
   {
     "embedding",
@@ -2721,15 +2734,28 @@ static const ProtobufCFieldDescriptor nucleus__engine__v1__encode_text_response_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cached",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__EncodeTextResponse, cached),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nucleus__engine__v1__encode_text_response__field_indices_by_name[] = {
+  2,   /* field[2] = cached */
   0,   /* field[0] = embedding */
   1,   /* field[1] = tensor */
 };
 static const ProtobufCIntRange nucleus__engine__v1__encode_text_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor nucleus__engine__v1__encode_text_response__descriptor =
 {
@@ -2739,7 +2765,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__encode_text_response__desc
   "Nucleus__Engine__V1__EncodeTextResponse",
   "nucleus.engine.v1",
   sizeof(Nucleus__Engine__V1__EncodeTextResponse),
-  2,
+  3,
   nucleus__engine__v1__encode_text_response__field_descriptors,
   nucleus__engine__v1__encode_text_response__field_indices_by_name,
   1,  nucleus__engine__v1__encode_text_response__number_ranges,

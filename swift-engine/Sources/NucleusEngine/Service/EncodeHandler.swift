@@ -43,8 +43,8 @@ extension EngineService {
     }
 
     let key = "\(index)|\(tokens.map(String.init).joined(separator: ","))|\(mask.map { $0.map { $0 ? "1" : "0" }.joined() } ?? "")"
-    let (embedding, maskArray): (MLXArray, MLXArray?) = try compute {
-      if let cached = registry.cachedText(key) { return cached }
+    let cached = registry.cachedText(key)
+    let (embedding, maskArray): (MLXArray, MLXArray?) = try cached ?? compute {
       let output = try encoder(tokens: tokens.map { Int32($0) }, mask: mask, hiddenState: index)
       let maskArray = try mask.map { try MLXArray($0, [$0.count]) }
       try eval([output] + (maskArray.map { [$0] } ?? []))
@@ -52,15 +52,12 @@ extension EngineService {
       return (output, maskArray)
     }
     let handle = registry.add(ModelRegistry.Embedding(embedding: embedding, mask: maskArray))
-    if loaded.unloadAfterEncode {
-      registry.install(textEncoder: nil, unloadedReason: "the text encoder was unloaded after the last EncodeText (low-memory mode): load it again to encode more prompts")
-      try compute { try Memory.clearCache() }
-    }
 
     let arena = CArena()
     var response = Nucleus__Engine__V1__EncodeTextResponse()
     nucleus__engine__v1__encode_text_response__init(&response)
     response.embedding = arena.object(embeddingHandle(handle, length: tokens.count, width: embedding.shape[1]))
+    response.cached = cached == nil ? 0 : 1
     if message.return_tensor != 0 { response.tensor = try TensorCoding.encode(embedding, arena: arena) }
     return packMessage(&response)
   }

@@ -47,8 +47,8 @@ extension EngineService {
         let dtype = computeDType(load.dtype, folder)
         vaeConfig = config
         planned.append(PlannedComponent(
-          name: "vae", folder: folder, dtype: dtype, plan: nil, include: VAEWeights.isDecoderKey,
-          residentBytes: residentEstimate(folder, dtype: dtype, plan: nil, include: VAEWeights.isDecoderKey)))
+          name: "vae", folder: folder, dtype: dtype, plan: nil, include: { VAEWeights.isDecoderKey($0) },
+          residentBytes: residentEstimate(folder, dtype: dtype, plan: nil, include: { VAEWeights.isDecoderKey($0) })))
       }
       if let directory = load.textEncoderDirectory {
         let folder = try ComponentFolder.open(directory)
@@ -92,9 +92,7 @@ extension EngineService {
           self.sendProgress(call, component: component.name, progress: progress, message: "loading \(component.folder.directory)")
         }
         if call.isCancelled { throw RPCError(.cancelled, "LoadModel was cancelled by the client") }
-        let parameters = loader.selectedKeys().reduce(0) { total, key in
-          total + component.folder.shards[component.folder.weightMap[key]!]!.entries[key]!.shape.reduce(1, *)
-        }
+        let parameters = parameterCount(component.folder, keys: loader.selectedKeys())
         let resident = arrays.values.reduce(0) { $0 + $1.nbytes }
         do {
           if component.name == "transformer", var config = transformerConfig {
@@ -109,7 +107,8 @@ extension EngineService {
           } else if component.name == "vae", let config = vaeConfig {
             let decoder = try VAEDecoder(config: config, arrays: arrays, dtype: component.dtype)
             let loaded = ModelRegistry.LoadedVAE(
-              decoder: decoder, directory: load.modelDirectory, parameterCount: parameters, residentBytes: resident)
+              decoder: decoder, directory: load.modelDirectory, parameterCount: parameters, residentBytes: resident,
+              checkpointParameterCount: parameterCount(component.folder, keys: component.folder.weightMap.keys))
             registry.install(vae: loaded)
             components.append(summary(of: loaded))
           } else if component.name == "text_encoder", var config = textConfig {
@@ -117,10 +116,8 @@ extension EngineService {
             let encoder = try Qwen3TextEncoder(
               config: config, weights: WeightStore(arrays, computeDType: component.dtype), depth: textDepth,
               dtype: component.dtype)
-            let languageModel = component.folder.weightMap.keys.filter { $0.hasPrefix(config.keyPrefix) }
-              .reduce(0) { total, key in
-                total + component.folder.shards[component.folder.weightMap[key]!]!.entries[key]!.shape.reduce(1, *)
-              }
+            let languageModel = parameterCount(
+              component.folder, keys: component.folder.weightMap.keys.filter { $0.hasPrefix(config.keyPrefix) })
             let loaded = ModelRegistry.LoadedTextEncoder(
               encoder: encoder, directory: load.modelDirectory, parameterCount: parameters, residentBytes: resident,
               languageModelParameters: languageModel, defaultHiddenLayer: load.textHiddenLayer,
@@ -178,30 +175,36 @@ extension EngineService {
 }
 
 /// What GetInfo and LoadModel report about a loaded component.
+/// Elements in the named tensors of a component's checkpoint, read from the safetensors headers.
+func parameterCount(_ folder: ComponentFolder, keys: some Sequence<String>) -> Int {
+  keys.reduce(0) { total, key in total + folder.shards[folder.weightMap[key]!]!.entries[key]!.shape.reduce(1, *) }
+}
+
 struct ComponentSummary {
   var name: String
   var dtype: String
   var parameters: Int
   var bytes: Int
   var quantization: String
+  var checkpointParameters: Int
 }
 
 func summary(of loaded: ModelRegistry.LoadedTransformer) -> ComponentSummary {
   ComponentSummary(
     name: "transformer", dtype: "\(loaded.model.dtype)", parameters: loaded.parameterCount,
-    bytes: loaded.residentBytes, quantization: loaded.quantization)
+    bytes: loaded.residentBytes, quantization: loaded.quantization, checkpointParameters: loaded.parameterCount)
 }
 
 func summary(of loaded: ModelRegistry.LoadedTextEncoder) -> ComponentSummary {
   ComponentSummary(
     name: "text_encoder", dtype: "\(loaded.encoder.dtype)", parameters: loaded.parameterCount,
-    bytes: loaded.residentBytes, quantization: loaded.quantization)
+    bytes: loaded.residentBytes, quantization: loaded.quantization, checkpointParameters: loaded.languageModelParameters)
 }
 
 func summary(of loaded: ModelRegistry.LoadedVAE) -> ComponentSummary {
   ComponentSummary(
     name: "vae", dtype: "\(loaded.decoder.dtype)", parameters: loaded.parameterCount, bytes: loaded.residentBytes,
-    quantization: "none")
+    quantization: "none", checkpointParameters: loaded.checkpointParameterCount)
 }
 
 func componentMessage(_ component: ComponentSummary, arena: CArena) -> UnsafeMutablePointer<Nucleus__Engine__V1__ComponentInfo> {
@@ -212,5 +215,6 @@ func componentMessage(_ component: ComponentSummary, arena: CArena) -> UnsafeMut
   info.parameter_count = UInt64(component.parameters)
   info.bytes = UInt64(component.bytes)
   info.quantization = arena.string(component.quantization)
+  info.checkpoint_parameter_count = UInt64(component.checkpointParameters)
   return arena.object(info)
 }

@@ -84,6 +84,12 @@ extension EngineService {
       what: "a \(h)×\(w)-token forward for \(handles.count) conditioning(s)",
       advice: "use a smaller image, fewer conditionings per call, or quantize the model")
 
+    if let text = registry.textEncoder, text.unloadAfterEncode {
+      registry.install(
+        textEncoder: nil,
+        unloadedReason: "the text encoder was unloaded when denoising started (low-memory mode): load it again to encode more prompts")
+      try compute { try Memory.clearCache() }
+    }
     return try compute {
       let started = monotonicSeconds()
       let offset = Swift.max(h / 2, w / 2)

@@ -34,6 +34,7 @@ final class ModelRegistry: @unchecked Sendable {
     var directory: String
     var parameterCount: Int
     var residentBytes: Int
+    var checkpointParameterCount: Int
   }
 
   struct LoadedTextEncoder {

@@ -164,6 +164,11 @@ export interface ComponentInfo {
   bytes: number;
   /** "none", "8-bit (group 64)", ... */
   quantization: string;
+  /**
+   * Parameters the checkpoint holds for this component's model (the text encoder: its whole language model, of
+   * which only the layers up to the requested hidden state are loaded; the VAE: its decoder and encoder).
+   */
+  checkpointParameterCount: number;
 }
 
 export interface GetInfoResponse {
@@ -236,7 +241,10 @@ export interface LoadOptions {
    * the text encoder's layers up to it are loaded.
    */
   textEncoderHiddenLayer: number;
-  /** Low-memory mode: drop the text encoder after each EncodeText (load it again to encode more prompts). */
+  /**
+   * Low-memory mode: drop the text encoder once denoising starts (the first Denoise after an EncodeText), so its
+   * weights do not sit beside the transformer's activations; load it again to encode more prompts.
+   */
   unloadTextEncoderAfterEncode: boolean;
 }
 
@@ -287,7 +295,11 @@ export interface EncodeTextResponse {
     | EmbeddingHandle
     | undefined;
   /** [L, width], when requested */
-  tensor?: Tensor | undefined;
+  tensor?:
+    | Tensor
+    | undefined;
+  /** served from the engine's embedding cache (same token ids, mask and layer) */
+  cached: boolean;
 }
 
 export interface ImportEmbeddingRequest {
@@ -1042,7 +1054,7 @@ export const Benchmark: MessageFns<Benchmark> = {
 };
 
 function createBaseComponentInfo(): ComponentInfo {
-  return { name: "", dtype: "", parameterCount: 0, bytes: 0, quantization: "" };
+  return { name: "", dtype: "", parameterCount: 0, bytes: 0, quantization: "", checkpointParameterCount: 0 };
 }
 
 export const ComponentInfo: MessageFns<ComponentInfo> = {
@@ -1061,6 +1073,9 @@ export const ComponentInfo: MessageFns<ComponentInfo> = {
     }
     if (message.quantization !== "") {
       writer.uint32(42).string(message.quantization);
+    }
+    if (message.checkpointParameterCount !== 0) {
+      writer.uint32(48).uint64(message.checkpointParameterCount);
     }
     return writer;
   },
@@ -1118,6 +1133,14 @@ export const ComponentInfo: MessageFns<ComponentInfo> = {
             message.quantization = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.checkpointParameterCount = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1141,6 +1164,11 @@ export const ComponentInfo: MessageFns<ComponentInfo> = {
         : 0,
       bytes: isSet(object.bytes) ? globalThis.Number(object.bytes) : 0,
       quantization: isSet(object.quantization) ? globalThis.String(object.quantization) : "",
+      checkpointParameterCount: isSet(object.checkpointParameterCount)
+        ? globalThis.Number(object.checkpointParameterCount)
+        : isSet(object.checkpoint_parameter_count)
+        ? globalThis.Number(object.checkpoint_parameter_count)
+        : 0,
     };
   },
 
@@ -1161,6 +1189,9 @@ export const ComponentInfo: MessageFns<ComponentInfo> = {
     if (message.quantization !== "") {
       obj.quantization = message.quantization;
     }
+    if (message.checkpointParameterCount !== 0) {
+      obj.checkpointParameterCount = Math.round(message.checkpointParameterCount);
+    }
     return obj;
   },
 
@@ -1174,6 +1205,7 @@ export const ComponentInfo: MessageFns<ComponentInfo> = {
     message.parameterCount = object.parameterCount ?? 0;
     message.bytes = object.bytes ?? 0;
     message.quantization = object.quantization ?? "";
+    message.checkpointParameterCount = object.checkpointParameterCount ?? 0;
     return message;
   },
 };
@@ -2732,7 +2764,7 @@ export const EncodeTextRequest: MessageFns<EncodeTextRequest> = {
 };
 
 function createBaseEncodeTextResponse(): EncodeTextResponse {
-  return { embedding: undefined, tensor: undefined };
+  return { embedding: undefined, tensor: undefined, cached: false };
 }
 
 export const EncodeTextResponse: MessageFns<EncodeTextResponse> = {
@@ -2742,6 +2774,9 @@ export const EncodeTextResponse: MessageFns<EncodeTextResponse> = {
     }
     if (message.tensor !== undefined) {
       Tensor.encode(message.tensor, writer.uint32(18).fork()).join();
+    }
+    if (message.cached !== false) {
+      writer.uint32(24).bool(message.cached);
     }
     return writer;
   },
@@ -2775,6 +2810,14 @@ export const EncodeTextResponse: MessageFns<EncodeTextResponse> = {
             message.tensor = Tensor.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.cached = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2791,6 +2834,7 @@ export const EncodeTextResponse: MessageFns<EncodeTextResponse> = {
     return {
       embedding: isSet(object.embedding) ? EmbeddingHandle.fromJSON(object.embedding) : undefined,
       tensor: isSet(object.tensor) ? Tensor.fromJSON(object.tensor) : undefined,
+      cached: isSet(object.cached) ? globalThis.Boolean(object.cached) : false,
     };
   },
 
@@ -2801,6 +2845,9 @@ export const EncodeTextResponse: MessageFns<EncodeTextResponse> = {
     }
     if (message.tensor !== undefined) {
       obj.tensor = Tensor.toJSON(message.tensor);
+    }
+    if (message.cached !== false) {
+      obj.cached = message.cached;
     }
     return obj;
   },
@@ -2816,6 +2863,7 @@ export const EncodeTextResponse: MessageFns<EncodeTextResponse> = {
     message.tensor = (object.tensor !== undefined && object.tensor !== null)
       ? Tensor.fromPartial(object.tensor)
       : undefined;
+    message.cached = object.cached ?? false;
     return message;
   },
 };

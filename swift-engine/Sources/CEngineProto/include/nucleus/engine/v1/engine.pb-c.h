@@ -182,10 +182,15 @@ struct  Nucleus__Engine__V1__ComponentInfo
    * "none", "8-bit (group 64)", ...
    */
   char *quantization;
+  /*
+   * Parameters the checkpoint holds for this component's model (the text encoder: its whole language model, of
+   * which only the layers up to the requested hidden state are loaded; the VAE: its decoder and encoder).
+   */
+  uint64_t checkpoint_parameter_count;
 };
 #define NUCLEUS__ENGINE__V1__COMPONENT_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__component_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Nucleus__Engine__V1__GetInfoResponse
@@ -319,7 +324,8 @@ struct  Nucleus__Engine__V1__LoadOptions
    */
   int32_t text_encoder_hidden_layer;
   /*
-   * Low-memory mode: drop the text encoder after each EncodeText (load it again to encode more prompts).
+   * Low-memory mode: drop the text encoder once denoising starts (the first Denoise after an EncodeText), so its
+   * weights do not sit beside the transformer's activations; load it again to encode more prompts.
    */
   protobuf_c_boolean unload_text_encoder_after_encode;
 };
@@ -439,10 +445,14 @@ struct  Nucleus__Engine__V1__EncodeTextResponse
    * [L, width], when requested
    */
   Nucleus__Engine__V1__Tensor *tensor;
+  /*
+   * served from the engine's embedding cache (same token ids, mask and layer)
+   */
+  protobuf_c_boolean cached;
 };
 #define NUCLEUS__ENGINE__V1__ENCODE_TEXT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__encode_text_response__descriptor) \
-    , NULL, NULL }
+    , NULL, NULL, 0 }
 
 
 struct  Nucleus__Engine__V1__ImportEmbeddingRequest
