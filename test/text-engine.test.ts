@@ -97,6 +97,18 @@ describe("EncodeText", () => {
     }
   });
 
+  test("a left-padded row matches transformers too", async () => {
+    const response = await engine.client.unary("encodeText", {
+      tokenIds: rowValues(cases.tensors.get("left_input_ids")!, 0), attentionMask: rowValues(cases.tensors.get("left_attention_mask")!, 0),
+      hiddenLayer: 0, returnTensor: true,
+    });
+    const reference = Float32Array.from(rowValues(cases.tensors.get("left_hidden_-8")!, 0));
+    const ours = toFloat32(fromProtoTensor(response.tensor!));
+    // Only the real tokens: transformers' values at masked query rows are whatever its kernel left there.
+    const realRows = 13 * 32;
+    assertClose(ours.subarray(ours.length - realRows), reference.subarray(reference.length - realRows), "left-padded row");
+  });
+
   test("the same tokens are served from the cache; a different mask is not", async () => {
     const first = await encode(1);
     const second = await encode(1);
@@ -133,6 +145,31 @@ describe("EncodeText", () => {
       failsWith(status.INVALID_ARGUMENT, /hidden/),
     );
     assert.equal((await engine.client.health()).serving, true);
+  });
+
+  test("8-bit and 4-bit linears: smaller, and errors in the ratio their step sizes predict", async () => {
+    const reference = expected(-8, 0);
+    const relativeError = (values: Float32Array) => {
+      let error = 0;
+      let norm = 0;
+      values.forEach((value, i) => {
+        error += (value - reference[i]!) ** 2;
+        norm += reference[i]! ** 2;
+      });
+      return Math.sqrt(error / norm);
+    };
+    const errors: number[] = [];
+    for (const bits of [8, 4]) {
+      // group 32: the tiny model's rows are 32 wide (the release's are multiples of 64).
+      const summary = await engine.client.loadModel(encoderFolder, { dtype: DType.DTYPE_FLOAT32, textEncoder: { bits, groupSize: 32 } });
+      const text = summary.components[0]!;
+      assert.equal(text.quantization, `${bits}-bit linears (group 32)`);
+      assert.ok(Number(text.bytes) < Number(text.parameterCount) * 4 * 0.75, `${bits}-bit resident ${text.bytes} bytes`);
+      errors.push(relativeError((await encode(0)).values));
+    }
+    // Affine quantization's step is range/(2^bits - 1): 4-bit steps are 17× the 8-bit ones, and so are the errors.
+    assert.ok(errors[0]! < 0.05, `8-bit relative error ${errors[0]}`);
+    assert.ok(errors[1]! / errors[0]! > 8 && errors[1]! / errors[0]! < 34, `4-bit/8-bit error ratio ${errors[1]! / errors[0]!}`);
   });
 
   test("low-memory mode drops the text encoder when denoising starts, with a message saying how to get it back", async () => {

@@ -1,7 +1,7 @@
 // Tokenization and chat-template rendering against Hugging Face tokenizers / transformers
 // (tools/reference/make_text_fixtures.py), on Qwen3's real tokenizer.json.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -37,19 +37,33 @@ describe("tokenizer", () => {
   });
 });
 
+/** The same processor with tokenizer_config.json saying to pad and truncate on the left. */
+function leftSidedProcessor(): string {
+  const folder = mkdtempSync(join(tmpdir(), "nucleus-left-processor-"));
+  for (const name of ["tokenizer.json", "chat_template.json"]) symlinkSync(join(processor, name), join(folder, name));
+  const config = JSON.parse(readFileSync(join(processor, "tokenizer_config.json"), "utf8")) as Record<string, unknown>;
+  writeFileSync(join(folder, "tokenizer_config.json"), JSON.stringify({ ...config, padding_side: "left", truncation_side: "left" }));
+  return folder;
+}
+
 describe("chat template and prompt tokens", () => {
+  const leftProcessor = leftSidedProcessor();
+  after(() => rmSync(leftProcessor, { recursive: true, force: true }));
   const formatter = loadPromptFormatter(processor);
+  const leftFormatter = loadPromptFormatter(leftProcessor);
   const cases = JSON.parse(readFileSync(join(textFixtures, "prompt-cases.json"), "utf8")) as {
     prompt: string;
     system: string | null;
     rendered: string;
     input_ids: number[];
     attention_mask: number[];
+    padding_side?: "left";
   }[];
 
   for (const [index, entry] of cases.entries()) {
-    test(`prompt case ${index} (${entry.system === null ? "no system message" : "system message"}): rendering, ids and mask as transformers`, () => {
-      const tokens = formatter.tokenize(entry.prompt, { systemPrompt: entry.system });
+    const what = `${entry.system === null ? "no system message" : "system message"}${entry.padding_side ? ", padded and truncated on the left" : ""}`;
+    test(`prompt case ${index} (${what}): rendering, ids and mask as transformers`, () => {
+      const tokens = (entry.padding_side ? leftFormatter : formatter).tokenize(entry.prompt, { systemPrompt: entry.system });
       assert.equal(tokens.rendered, entry.rendered);
       assert.deepEqual(tokens.ids, entry.input_ids);
       assert.deepEqual(tokens.mask, entry.attention_mask);

@@ -57,14 +57,23 @@ def prompt_cases(tokenizer: PreTrainedTokenizerFast) -> list[dict]:
                ("東京の夜景、ネオン 🌃", SYSTEM), ("  spaces  and\nnewlines\n", SYSTEM),
                ("word " * 1100, SYSTEM)]  # the last one is longer than 1024 tokens: truncated
     for prompt, system in prompts:
-        messages = ([{"role": "system", "content": system}] if system is not None else []) + [
-            {"role": "user", "content": [{"type": "text", "text": prompt}]}]
-        rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        encoded = tokenizer([rendered], padding="longest", pad_to_multiple_of=8, max_length=1024, truncation=True,
-                            return_attention_mask=True)
-        cases.append({"prompt": prompt, "system": system, "rendered": rendered,
-                      "input_ids": encoded["input_ids"][0], "attention_mask": encoded["attention_mask"][0]})
+        cases.append(prompt_case(tokenizer, prompt, system))
+    # A processor configured to pad and truncate on the left (the release pads on the right, but honour the config).
+    tokenizer.padding_side = tokenizer.truncation_side = "left"
+    for prompt, system in [("a cat", SYSTEM), ("word " * 1100, SYSTEM)]:
+        cases.append({**prompt_case(tokenizer, prompt, system), "padding_side": "left", "truncation_side": "left"})
+    tokenizer.padding_side = tokenizer.truncation_side = "right"
     return cases
+
+
+def prompt_case(tokenizer: PreTrainedTokenizerFast, prompt: str, system: str | None) -> dict:
+    messages = ([{"role": "system", "content": system}] if system is not None else []) + [
+        {"role": "user", "content": [{"type": "text", "text": prompt}]}]
+    rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    encoded = tokenizer([rendered], padding="longest", pad_to_multiple_of=8, max_length=1024, truncation=True,
+                        return_attention_mask=True)
+    return {"prompt": prompt, "system": system, "rendered": rendered,
+            "input_ids": encoded["input_ids"][0], "attention_mask": encoded["attention_mask"][0]}
 
 
 def tiny_encoder_config(vocab: int, hidden: int, layers: int, heads: int, kv_heads: int, head_dim: int,
@@ -117,6 +126,13 @@ def main() -> None:
     tensors = {"input_ids": ids.int(), "attention_mask": mask.int()}
     for index in (-8, -1, 0, 5, -2):
         tensors[f"hidden_{index}"] = hidden[index].clone().contiguous()
+    # The first row again with four pads in front, as a left-padding processor would give it.
+    left_ids = torch.cat([torch.zeros(1, 4, dtype=ids.dtype), ids[:1]], dim=1)
+    left_mask = torch.cat([torch.zeros(1, 4, dtype=torch.long), torch.ones(1, 13, dtype=torch.long)], dim=1)
+    with torch.no_grad():
+        left = model(input_ids=left_ids, attention_mask=left_mask, use_cache=False, output_hidden_states=True).hidden_states
+    tensors.update({"left_input_ids": left_ids.int(), "left_attention_mask": left_mask.int(),
+                    "left_hidden_-8": left[-8].clone().contiguous()})
     save_file(tensors, str(OUT / "encoder-cases.safetensors"), metadata={"layers": "10"})
     print("wrote", OUT)
 

@@ -1,6 +1,7 @@
 // Text prompt -> token ids exactly as NucleusMoEImagePipeline prepares them: a system message and the user
 // message (one text part) through the chat template with the generation prompt, tokenized without special-token
-// insertion, truncated to 1024 tokens, right-padded with <|endoftext|> to a multiple of 8, with a mask.
+// insertion, truncated to 1024 tokens, padded with <|endoftext|> to a multiple of 8 (on the right unless the
+// tokenizer_config.json says left), with a mask.
 import type { Template } from "@huggingface/jinja";
 
 import { type ChatMessage, loadChatTemplate, renderChat } from "./chat-template.js";
@@ -50,14 +51,16 @@ export function tokenizePrompt(
   ];
   const rendered = renderChat(template, messages, tokenizer.config);
   const all = tokenizer.encode(rendered);
-  const ids = all.slice(0, MAX_PROMPT_TOKENS);
-  const real = ids.length;
-  const padded = Math.ceil(real / PAD_MULTIPLE) * PAD_MULTIPLE;
+  // Qwen's processor pads and truncates on the right; a tokenizer_config.json may say otherwise.
+  const kept = tokenizer.config.truncation_side === "left" ? all.slice(Math.max(0, all.length - MAX_PROMPT_TOKENS)) : all.slice(0, MAX_PROMPT_TOKENS);
+  const real = kept.length;
+  const padding = Math.ceil(real / PAD_MULTIPLE) * PAD_MULTIPLE - real;
   const pad = tokenizer.tokenId(String(tokenizer.config.pad_token ?? "<|endoftext|>"));
-  while (ids.length < padded) ids.push(pad);
+  const pads = new Array<number>(padding).fill(pad);
+  const left = tokenizer.config.padding_side === "left";
   return {
-    ids,
-    mask: ids.map((_, index) => (index < real ? 1 : 0)),
+    ids: left ? [...pads, ...kept] : [...kept, ...pads],
+    mask: left ? [...pads.map(() => 0), ...kept.map(() => 1)] : [...kept.map(() => 1), ...pads.map(() => 0)],
     rendered,
     truncatedTokens: all.length - real,
   };
@@ -65,5 +68,5 @@ export function tokenizePrompt(
 
 export function truncationWarning(tokens: TokenizedPrompt): string {
   const total = tokens.mask.filter((flag) => flag === 1).length + tokens.truncatedTokens;
-  return `the prompt is ${total} tokens long with its chat template; only the first ${MAX_PROMPT_TOKENS} are used (${tokens.truncatedTokens} dropped): shorten it`;
+  return `the prompt is ${total} tokens long with its chat template; only ${MAX_PROMPT_TOKENS} are used (${tokens.truncatedTokens} dropped): shorten it`;
 }
