@@ -15,7 +15,7 @@ export interface ModelFlags {
 export function addModelOptions(command: Command, { transformer }: { transformer: boolean }): Command {
   command
     .option("--model <dir>", "model folder in the release layout (transformer/, vae/, text_encoder/, processor/, scheduler/); default $NUCLEUS_MODEL")
-    .addOption(new Option("--dtype <dtype>", "compute dtype in the engine (default: the checkpoint's)").choices(["float32", "bfloat16"]));
+    .addOption(new Option("--dtype <dtype>", "compute dtype in the engine (default: the checkpoint's on GPUs, float32 on the CPU backend)").choices(["float32", "bfloat16"]));
   if (transformer) {
     command.option("--quantize <bits>", "quantize the transformer's linears and experts at load (8 or 4)", quantizationBits("--quantize"));
   }
