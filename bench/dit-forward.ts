@@ -1,20 +1,15 @@
 // DiT forward benchmark: the engine (one Denoise per forward, over gRPC) next to diffusers (PyTorch, CPU) on the
 // same random weights in the same run. Reports the time ratio, peak memory and the gRPC overhead of a call.
 //   npm run setup:reference && node dist/bench/dit-forward.js [--repeats 3] [--only mid|full-width]
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
-import { packageRoot } from "../orchestrator/src/engine/locate.js";
 import { LocalEngine } from "../orchestrator/src/engine/process.js";
 import { DType } from "../orchestrator/src/generated/nucleus/engine/v1/engine.js";
+import { argument, benchModels, gib, median, numberArgument, referencePython, runReference } from "./support.js";
 
-const root = packageRoot();
-const python = join(root, ".deps", "reference-python", "bin", "python");
-if (!existsSync(python)) throw new Error("the reference environment is missing: run `npm run setup:reference`");
-const cache = process.env.NUCLEUS_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME!, ".cache"), "nucleus-image");
-const argument = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
-const repeats = Number(argument("--repeats") ?? 3);
+referencePython();
+const repeats = numberArgument("--repeats", 3);
 const only = argument("--only");
 const textLength = 128;
 
@@ -23,14 +18,11 @@ const cases: { preset: string; width: number; grids: [number, number][]; jointDi
   { preset: "full-width", width: 2048, grids: [[32, 32]], jointDim: 4096 },
 ];
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
-const reference = (args: string[]) =>
-  execFileSync(python, [join(root, "bench", "reference", "diffusers_dit.py"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+const reference = (args: string[]) => runReference("diffusers_dit.py", args);
 
 const lines: string[] = [];
 for (const { preset, grids, jointDim } of cases.filter((c) => !only || c.preset === only)) {
-  const modelDir = join(cache, "bench-models", `dit-${preset}`);
+  const modelDir = join(benchModels, `dit-${preset}`);
   if (!existsSync(join(modelDir, "transformer", "config.json"))) {
     mkdirSync(modelDir, { recursive: true });
     console.error(`making the ${preset} model in ${modelDir}`);

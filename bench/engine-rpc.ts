@@ -10,15 +10,11 @@ import { createInterface } from "node:readline";
 import { EngineClient } from "../orchestrator/src/engine/client.js";
 import { packageRoot } from "../orchestrator/src/engine/locate.js";
 import { LocalEngine } from "../orchestrator/src/engine/process.js";
+import { median, numberArgument } from "./support.js";
 
-const argument = (name: string, fallback: number) => {
-  const index = process.argv.indexOf(name);
-  return index > 0 ? Number(process.argv[index + 1]) : fallback;
-};
-const calls = argument("--calls", 1000);
-const starts = argument("--starts", 5);
+const calls = numberArgument("--calls", 1000);
+const starts = numberArgument("--starts", 5);
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const percentile = (values: number[], p: number) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))]!;
 

@@ -5,21 +5,17 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 
-import { packageRoot } from "../orchestrator/src/engine/locate.js";
 import { NucleusImage } from "../orchestrator/src/nucleus-image.js";
 import { float32Tensor } from "../orchestrator/src/tensors/convert.js";
+import { benchModels, gib, median, numberArgument, referencePython, root } from "./support.js";
 
-const root = packageRoot();
-const python = join(root, ".deps", "reference-python", "bin", "python");
-const cache = process.env.NUCLEUS_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME!, ".cache"), "nucleus-image");
-const argument = (name: string, fallback: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
-const steps = argument("--steps", 4);
-const size = argument("--size", 512);
+const steps = numberArgument("--steps", 4);
+const size = numberArgument("--size", 512);
 
-const ditDir = join(cache, "bench-models", "dit-mid");
-const modelDir = join(cache, "bench-models", "pipeline-mid");
+const ditDir = join(benchModels, "dit-mid");
+const modelDir = join(benchModels, "pipeline-mid");
 if (!existsSync(join(modelDir, "vae", "config.json"))) {
-  if (!existsSync(python)) throw new Error("the reference environment is missing: run `npm run setup:reference`");
+  const python = referencePython();
   if (!existsSync(join(ditDir, "transformer"))) {
     execFileSync(python, [join(root, "bench", "reference", "diffusers_dit.py"), "make", "--preset", "mid", "--out", ditDir], { stdio: "inherit" });
   }
@@ -40,12 +36,12 @@ try {
     { onProgress: (progress) => { stepTimes.push(progress.elapsedMs - last); last = progress.elapsedMs; } },
   );
   const info = await model.client.getInfo();
-  const median = [...stepTimes].sort((a, b) => a - b)[Math.floor(stepTimes.length / 2)]!;
+  const perStep = median(stepTimes);
   const computePerStep = result.timings.denoiseComputeMs / steps;
   console.log(`mid-size model (${model.summary.components.map((c) => `${c.name} ${Number(c.parameterCount).toLocaleString("en")} params`).join(", ")}), ${size}x${size}, ${steps} steps, CFG 4 (batch of 2 per step), float32 on this CPU`);
-  console.log(`per step: end to end ${(median / 1000).toFixed(3)} s (orchestrator + gRPC + engine) vs engine compute ${(computePerStep / 1000).toFixed(3)} s -> overhead ${(median - computePerStep).toFixed(1)} ms (${(((median - computePerStep) / median) * 100).toFixed(1)} %)`);
+  console.log(`per step: end to end ${(perStep / 1000).toFixed(3)} s (orchestrator + gRPC + engine) vs engine compute ${(computePerStep / 1000).toFixed(3)} s -> overhead ${(perStep - computePerStep).toFixed(1)} ms (${(((perStep - computePerStep) / perStep) * 100).toFixed(1)} %)`);
   console.log(`whole generate: ${(result.timings.totalMs / 1000).toFixed(2)} s (${(result.timings.stepsMs / 1000).toFixed(2)} s steps, ${(result.timings.decodeMs / 1000).toFixed(2)} s VAE decode); model load ${(loadedMs / 1000).toFixed(2)} s`);
-  console.log(`peak MLX memory in the engine: ${(Number(info.memory?.peakBytes ?? 0) / 2 ** 30).toFixed(2)} GiB (weights resident ${(model.summary.components.reduce((t, c) => t + Number(c.bytes), 0) / 2 ** 30).toFixed(2)} GiB)`);
+  console.log(`peak MLX memory in the engine: ${gib(Number(info.memory?.peakBytes ?? 0))} (weights resident ${gib(model.summary.components.reduce((t, c) => t + Number(c.bytes), 0))})`);
 } finally {
   await model.close();
 }

@@ -2,10 +2,11 @@
 // the same CPU in the same run, in float32 and bfloat16, with the ratio ours / PyTorch in GFLOP/s.
 //   npm run setup:reference && node dist/bench/tensor-ops.js [--seconds 1]
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
-import { launchCommand, packageRoot, type EngineLaunch } from "../orchestrator/src/engine/locate.js";
+import { launchCommand, type EngineLaunch } from "../orchestrator/src/engine/locate.js";
+import { argument, referencePython, root } from "./support.js";
 
 interface Row {
   name: string;
@@ -14,10 +15,8 @@ interface Row {
   gflops: number;
 }
 
-const root = packageRoot();
-const seconds = process.argv.includes("--seconds") ? process.argv[process.argv.indexOf("--seconds") + 1]! : "1";
-const python = join(root, ".deps", "reference-python", "bin", "python");
-if (!existsSync(python)) throw new Error("the reference environment is missing: run `npm run setup:reference`");
+const seconds = argument("--seconds") ?? "1";
+const python = referencePython();
 
 execFileSync("bash", [join(root, "scripts", "toolchain-run.sh"), "swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "nucleus-bench"], { stdio: "inherit" });
 const engine = JSON.parse(readFileSync(join(root, ".deps", "engine.json"), "utf8")) as EngineLaunch;

@@ -2,36 +2,28 @@
 // (one EncodeText of 100 tokens, loaded for hidden_states[-8] and for all layers) against the pipeline's call, and
 // prompt tokenization (tokenizer alone, and template + tokenize per prompt) against tokenizers / transformers.
 //   npm run setup:reference && node dist/bench/text.js [--repeats 3]
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { packageRoot } from "../orchestrator/src/engine/locate.js";
 import { LocalEngine } from "../orchestrator/src/engine/process.js";
 import { DType } from "../orchestrator/src/generated/nucleus/engine/v1/engine.js";
 import { loadPromptFormatter } from "../orchestrator/src/text/prompt.js";
 import { loadTokenizer } from "../orchestrator/src/text/tokenizer.js";
 import { processorFolder } from "../test/helpers/processor.js";
+import { benchModels, gib, median, numberArgument, referencePython, root, runReference } from "./support.js";
 
-const root = packageRoot();
-const python = join(root, ".deps", "reference-python", "bin", "python");
-if (!existsSync(python)) throw new Error("the reference environment is missing: run `npm run setup:reference`");
-const cache = process.env.NUCLEUS_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME!, ".cache"), "nucleus-image");
-const argument = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
-const repeats = Number(argument("--repeats") ?? 3);
+referencePython();
+const repeats = numberArgument("--repeats", 3);
 const promptTokens = 100;
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
-const reference = (args: string[]) =>
-  execFileSync(python, [join(root, "bench", "reference", "transformers_text.py"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+const reference = (args: string[]) => runReference("transformers_text.py", args);
 /** The same token ids as the reference script: distinct per repeat so the engine's cache never answers. */
 const tokenIds = (repeat: number) => Array.from({ length: promptTokens }, (_, i) => (i * 7919 + repeat * 104729) % 150000);
 
 const lines: string[] = [];
 
 // --- the text encoder ---
-const modelDir = join(cache, "bench-models", "text-mid");
+const modelDir = join(benchModels, "text-mid");
 if (!existsSync(join(modelDir, "text_encoder", "config.json"))) {
   mkdirSync(modelDir, { recursive: true });
   console.error(`making the mid-size text encoder in ${modelDir}`);
@@ -92,15 +84,15 @@ try {
     for (const text of strings) formatter.tokenize(text);
     prepareTimes.push((performance.now() - started) / 1000);
   }
-  const python = JSON.parse(reference(["tokenizer", "--processor", processor, "--prompts", stringsFile, "--repeats", "5"])) as {
+  const theirs = JSON.parse(reference(["tokenizer", "--processor", processor, "--prompts", stringsFile, "--repeats", "5"])) as {
     encode_seconds: number; prepare_seconds: number; tokens: number;
   };
-  if (python.tokens !== tokens) throw new Error(`token counts differ: ours ${tokens}, tokenizers ${python.tokens}`);
+  if (theirs.tokens !== tokens) throw new Error(`token counts differ: ours ${tokens}, tokenizers ${theirs.tokens}`);
   const ours = median(encodeTimes);
   const oursPrepare = median(prepareTimes);
   lines.push(
-    `tokenizer: ${strings.length} strings, ${tokens} tokens: ours ${(tokens / ours / 1e3).toFixed(0)}k tokens/s, tokenizers (Rust via Python) ${(tokens / python.encode_seconds / 1e3).toFixed(0)}k tokens/s, ratio of times ${(ours / python.encode_seconds).toFixed(2)}`,
-    `prompt preparation (template + tokenize + pad): ours ${((oursPrepare / strings.length) * 1e3).toFixed(3)} ms/prompt, transformers ${((python.prepare_seconds / strings.length) * 1e3).toFixed(3)} ms/prompt, ratio ${(oursPrepare / python.prepare_seconds).toFixed(2)}`,
+    `tokenizer: ${strings.length} strings, ${tokens} tokens: ours ${(tokens / ours / 1e3).toFixed(0)}k tokens/s, tokenizers (Rust via Python) ${(tokens / theirs.encode_seconds / 1e3).toFixed(0)}k tokens/s, ratio of times ${(ours / theirs.encode_seconds).toFixed(2)}`,
+    `prompt preparation (template + tokenize + pad): ours ${((oursPrepare / strings.length) * 1e3).toFixed(3)} ms/prompt, transformers ${((theirs.prepare_seconds / strings.length) * 1e3).toFixed(3)} ms/prompt, ratio ${(oursPrepare / theirs.prepare_seconds).toFixed(2)}`,
   );
 } finally {
   rmSync(processor, { recursive: true, force: true });

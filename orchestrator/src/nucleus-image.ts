@@ -4,11 +4,12 @@ import { LocalEngine, type StartOptions } from "./engine/process.js";
 import { type LoadOptions, type LoadProgress, type ModelSummary } from "./generated/nucleus/engine/v1/engine.js";
 import { encodePng, type RGBImage } from "./image/png.js";
 import { generate, type GenerateOptions, type GenerateResult, type StepProgress } from "./pipeline/generate.js";
+import { encodePrompt } from "./pipeline/encode-prompt.js";
 import type { PromptEmbedding } from "./pipeline/inputs.js";
 import { type ModelFolder, readModelFolder, requireTextSupport } from "./pipeline/model-folder.js";
 import { parseModelDType, type ModelDType } from "./sampling/precision.js";
 import { fromProtoTensor, float32Tensor } from "./tensors/convert.js";
-import { loadPromptFormatter, type PromptFormatter, type TokenizedPrompt, truncationWarning } from "./text/prompt.js";
+import { loadPromptFormatter, type PromptFormatter, type TokenizedPrompt } from "./text/prompt.js";
 
 export interface LoadModelOptions {
   /** Engine load options: dtype, quantization of the transformer and experts, memory limit. */
@@ -41,6 +42,8 @@ export interface EncodeOptions {
 export interface EncodedPrompt extends PromptEmbedding {
   tokens: TokenizedPrompt;
 }
+
+const warnOnConsole = (message: string) => console.warn(`nucleus-image: ${message}`);
 
 /**
  * A loaded Nucleus-Image model with its own engine process:
@@ -132,10 +135,11 @@ export class NucleusImage {
    * diffusers' layout (the batch axis dropped), plus the tokens.
    */
   async encode(prompt: string, options: EncodeOptions = {}): Promise<EncodedPrompt> {
-    const tokens = this.requireFormatter().tokenize(prompt, { systemPrompt: options.systemPrompt });
-    if (tokens.truncatedTokens > 0) (options.onWarning ?? console.warn)(truncationWarning(tokens));
+    const formatter = this.requireFormatter();
     await this.ensureTextEncoder();
-    const { handle, tensor } = await this.engine.client.encodeText(tokens.ids, tokens.mask, { hiddenLayer: options.hiddenLayer, returnTensor: true });
+    const { handle, tensor, tokens } = await encodePrompt(this.engine.client, formatter, prompt, {
+      ...options, returnTensor: true, onWarning: options.onWarning ?? warnOnConsole,
+    });
     await this.engine.client.release([handle.id]);
     if (!tensor) throw new Error("EncodeText sent no tensor back");
     const mask = float32Tensor(Float32Array.from(tokens.mask), [tokens.mask.length]);
@@ -155,7 +159,7 @@ export class NucleusImage {
     if (text) await this.ensureTextEncoder();
     try {
       return await generate(this.engine.client, this.folder, this.dtype, options, {
-        ...call, formatter, onWarning: call.onWarning ?? ((message) => console.warn(`nucleus-image: ${message}`)),
+        ...call, formatter, onWarning: call.onWarning ?? warnOnConsole,
       });
     } finally {
       if (text && this.options.load?.unloadTextEncoderAfterEncode) this.textEncoderResident = false;

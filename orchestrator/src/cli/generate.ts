@@ -7,7 +7,7 @@ import { checkWritable, writeFileAtomic } from "../files/output.js";
 import { metadataText } from "../image/metadata.js";
 import { encodePng } from "../image/png.js";
 import { NucleusImage } from "../nucleus-image.js";
-import { GenerationCancelledError, tokenGrid, type PromptInput } from "../pipeline/generate.js";
+import { GenerationCancelledError, negativePrompt, tokenGrid, type PromptInput } from "../pipeline/generate.js";
 import { readLatents, readPromptEmbedding } from "../pipeline/inputs.js";
 import { readModelFolder, requireTextSupport, type ModelFolder } from "../pipeline/model-folder.js";
 import { float32Tensor } from "../tensors/convert.js";
@@ -70,16 +70,14 @@ function conditioningFrom(prompt: string | undefined, flags: GenerateFlags, fold
   if (prompt === undefined && !flags.promptEmbeds) throw new Error('give a prompt, e.g. nucleus-image generate "A red apple on a white table" (or --prompt-embeds FILE)');
   if (flags.negative !== undefined && flags.negativeEmbeds) throw new Error("give either --negative or --negative-embeds, not both");
   const positive = prompt ?? readPromptEmbedding(resolve(flags.promptEmbeds!), folder.textWidth);
-  let negative: PromptInput | undefined = flags.negative ?? (flags.negativeEmbeds ? readPromptEmbedding(resolve(flags.negativeEmbeds), folder.textWidth) : undefined);
+  const given = flags.negative ?? (flags.negativeEmbeds ? readPromptEmbedding(resolve(flags.negativeEmbeds), folder.textWidth) : undefined);
+  const negative = negativePrompt(positive, given, flags.cfg);
   if (flags.cfg > 1 && negative === undefined) {
-    if (typeof positive !== "string") {
-      throw new Error("--cfg > 1 needs the unconditional branch: --negative-embeds FILE or --negative TEXT; or pass --cfg 1 to disable guidance");
-    }
-    negative = "";
+    throw new Error("--cfg > 1 needs the unconditional branch: --negative-embeds FILE or --negative TEXT; or pass --cfg 1 to disable guidance");
   }
   const usesText = typeof positive === "string" || typeof negative === "string";
   if (usesText) requireTextSupport(folder);
-  return { positive, negative: flags.cfg > 1 ? negative : undefined, usesText };
+  return { positive, negative, usesText };
 }
 
 async function runGenerate(prompt: string | undefined, flags: GenerateFlags): Promise<void> {

@@ -10,7 +10,8 @@ import { float32Tensor, fromProtoTensor, toFloat32, toProtoTensor } from "../ten
 import type { PromptEmbedding } from "./inputs.js";
 import type { ModelFolder } from "./model-folder.js";
 import type { RGBImage } from "../image/png.js";
-import { type PromptFormatter, truncationWarning } from "../text/prompt.js";
+import type { PromptFormatter } from "../text/prompt.js";
+import { encodePrompt } from "./encode-prompt.js";
 
 /** A prompt: text (tokenized here, encoded by the engine's text encoder) or precomputed embeddings. */
 export type PromptInput = string | PromptEmbedding;
@@ -88,6 +89,12 @@ export interface GenerateEvents {
   formatter?: PromptFormatter;
 }
 
+/** The unconditional branch: none without CFG; else the given negative, or "" for a text prompt like the pipeline. */
+export function negativePrompt(prompt: PromptInput, negative: PromptInput | undefined, cfg: number): PromptInput | undefined {
+  if (cfg <= 1) return undefined;
+  return negative ?? (typeof prompt === "string" ? "" : undefined);
+}
+
 /** Puts one prompt on the engine: text through the tokenizer and EncodeText, embeddings through ImportEmbedding. */
 async function conditioning(
   client: EngineClient, prompt: PromptInput, systemPrompt: string | null | undefined, events: GenerateEvents,
@@ -96,9 +103,7 @@ async function conditioning(
     return (await client.importEmbedding(toProtoTensor(prompt.embedding), prompt.mask ? toProtoTensor(prompt.mask) : undefined)).id;
   }
   if (!events.formatter) throw new GenerateOptionsError("text prompts need the model's tokenizer and text encoder");
-  const tokens = events.formatter.tokenize(prompt, { systemPrompt });
-  if (tokens.truncatedTokens > 0) events.onWarning?.(truncationWarning(tokens));
-  return (await client.encodeText(tokens.ids, tokens.mask)).handle.id;
+  return (await encodePrompt(client, events.formatter, prompt, { systemPrompt, onWarning: events.onWarning })).handle.id;
 }
 
 export async function generate(
@@ -117,7 +122,7 @@ export async function generate(
   }
   if (!Number.isFinite(options.cfg) || options.cfg < 0) throw new GenerateOptionsError(`cfg must be a number ≥ 0, not ${options.cfg}`);
   const useCfg = options.cfg > 1;
-  const negative = options.negative ?? (useCfg && typeof options.prompt === "string" ? "" : undefined);
+  const negative = negativePrompt(options.prompt, options.negative, options.cfg);
   if (useCfg && negative === undefined) {
     throw new GenerateOptionsError("CFG (cfg > 1) needs negative prompt embeddings; give them, or use cfg 1 to disable guidance");
   }

@@ -53,8 +53,7 @@ final class ModelRegistry: @unchecked Sendable {
   private var loadedTransformer: LoadedTransformer?
   private var loadedVAE: LoadedVAE?
   private var loadedTextEncoder: LoadedTextEncoder?
-  /// Why the text encoder is absent when it was unloaded on purpose (low-memory mode).
-  private(set) var textEncoderUnloadedReason: String?
+  private var unloadedReason: String?
   /// Text embeddings by (token ids, mask, hidden state), most recent last; bounded.
   private var textCache: [(key: String, embedding: MLXArray, mask: MLXArray?)] = []
   static let textCacheEntries = 32
@@ -68,10 +67,13 @@ final class ModelRegistry: @unchecked Sendable {
 
   var textEncoder: LoadedTextEncoder? { lock.withLock { loadedTextEncoder } }
 
+  /// Why the text encoder is absent when it was unloaded on purpose (low-memory mode).
+  var textEncoderUnloadedReason: String? { lock.withLock { unloadedReason } }
+
   func install(textEncoder: LoadedTextEncoder?, unloadedReason: String? = nil) {
     lock.withLock {
       loadedTextEncoder = textEncoder
-      textEncoderUnloadedReason = textEncoder == nil ? unloadedReason : nil
+      self.unloadedReason = textEncoder == nil ? unloadedReason : nil
       textCache.removeAll()
     }
   }
