@@ -28,7 +28,7 @@ public struct ComponentFolder: Sendable {
     do {
       return try JSONDecoder().decode(type, from: Data(configBytes))
     } catch {
-      throw CheckpointError("\(directory)/config.json does not describe a \(type): \(error)")
+      throw CheckpointError("\(directory)/config.json does not describe a \(type): \(String(describing: error).prefix(400))")
     }
   }
 
@@ -38,10 +38,12 @@ public struct ComponentFolder: Sendable {
 
   public static func open(_ directory: String) throws -> ComponentFolder {
     guard FileBytes.isDirectory(directory) else {
-      throw CheckpointError("\(directory) is not a folder: expected a checkpoint component folder with config.json")
+      throw CheckpointError(
+        "\(directory) is not a folder: expected a checkpoint component folder with config.json",
+        kind: FileBytes.exists(directory) ? .invalidInput : .notFound)
     }
     let configPath = directory + "/config.json"
-    guard FileBytes.size(configPath) != nil else { throw CheckpointError("\(configPath) is missing") }
+    guard FileBytes.exists(configPath) else { throw CheckpointError("\(configPath) is missing", kind: .notFound) }
     let configBytes = try FileBytes.readFile(configPath)
     let names = try FileBytes.listDirectory(directory)
     let indexes = names.filter { $0.hasSuffix(".safetensors.index.json") }
@@ -70,8 +72,11 @@ public struct ComponentFolder: Sendable {
 
     var shards: [String: SafetensorsHeader] = [:]
     for name in shardNames {
+      guard isPlainFileName(name) else {
+        throw CheckpointError("\(directory)/\(indexes.first ?? ""): shard '\(String(name.prefix(100)))' is not a file name inside the folder")
+      }
       let path = directory + "/" + name
-      guard FileBytes.size(path) != nil else {
+      guard FileBytes.exists(path) else {
         throw CheckpointError("\(path) is missing: the index \(indexes.first ?? "") references it")
       }
       shards[name] = try SafetensorsHeader.read(path)
@@ -80,17 +85,22 @@ public struct ComponentFolder: Sendable {
     if indexes.isEmpty {
       for key in shards[shardNames[0]]!.entries.keys { weightMap[key] = shardNames[0] }
     } else {
-      for (key, shard) in weightMap where shards[shard]?.entries[key] == nil {
-        throw CheckpointError("\(directory)/\(shard) does not contain \(key), which the index places there")
+      let absent = weightMap.filter { shards[$0.value]?.entries[$0.key] == nil }.map { "\($0.key) (in \($0.value))" }
+      guard absent.isEmpty else {
+        throw CheckpointError("\(directory): the index places tensors in shards that do not contain them: \(summarized(absent.sorted()))")
       }
-      for (shard, header) in shards {
-        for key in header.entries.keys where weightMap[key] != shard {
-          throw CheckpointError("\(directory)/\(shard) contains \(key), which the index does not place there")
-        }
+      let unlisted = shards.flatMap { shard, header in header.entries.keys.filter { weightMap[$0] != shard } }
+      guard unlisted.isEmpty else {
+        throw CheckpointError("\(directory): shards contain tensors the index does not place there: \(summarized(unlisted.sorted()))")
       }
     }
     return ComponentFolder(
       directory: directory, configBytes: configBytes, shards: shards, weightMap: weightMap, fileStem: fileStem)
+  }
+
+  /// A shard named by an index must be a file of the folder itself: no path separators, no "." or "..".
+  static func isPlainFileName(_ name: String) -> Bool {
+    !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\0")
   }
 
   private struct Index: Decodable {
@@ -103,7 +113,7 @@ public struct ComponentFolder: Sendable {
     } catch let error as CheckpointError {
       throw error
     } catch {
-      throw CheckpointError("\(path) is not a valid safetensors index (needs a weight_map): \(error)")
+      throw CheckpointError("\(path) is not a valid safetensors index (it needs a weight_map of tensor name to file name)")
     }
   }
 }

@@ -62,10 +62,13 @@ func random(_ shape: [Int], seed: UInt64, scale: Double = 0.02) throws -> MLXArr
 let width = 2048
 for tokens in [1024, 4096] {
   let x = try random([tokens, width], seed: 1, scale: 1)
-  let linear = Linear(weight: try random([width, width], seed: 2))
+  let linear = Linear(width, width, bias: false)
+  linear.weight.set(try random([width, width], seed: 2))
   let seconds = try measure(budget: budget) { try linear(x) }
   report("linear M=\(tokens) 2048->2048", dtype: dtype, seconds: seconds, flops: 2.0 * Double(tokens * width * width))
-  let quantizedLinear = try linear.quantized(groupSize: 64, bits: 4)
+  let quantizedLinear = Linear(width, width, bias: false)
+  quantizedLinear.weight.set(try random([width, width], seed: 2))
+  try quantizedLinear.quantize(linear: QuantizationSpec(bits: 4, groupSize: 64), experts: nil)
   let quantizedSeconds = try measure(budget: budget) { try quantizedLinear(x) }
   report(
     "linear M=\(tokens) 2048->2048 4-bit", dtype: dtype, seconds: quantizedSeconds,
@@ -74,15 +77,17 @@ for tokens in [1024, 4096] {
 
 let experts = 64
 let inner = 2688
-let stack = try random([experts, width, inner], seed: 3)
-let quantizedStack = try ExpertWeights.quantize(stack, groupSize: 64, bits: 4)
-if case .quantized(let q) = quantizedStack { try eval(q.weight, q.scales, q.biases) }
+let denseStack = ExpertLinear(experts: experts, input: width, output: inner)
+denseStack.weight.set(try random([experts, width, inner], seed: 3))
+let quantizedStack = ExpertLinear(experts: experts, input: width, output: inner)
+quantizedStack.weight.set(try random([experts, width, inner], seed: 3))
+try quantizedStack.quantize(linear: nil, experts: QuantizationSpec(bits: 4, groupSize: 64))
 for capacity in [32, 128] {
   let x = try random([experts, capacity, width], seed: 4, scale: 1)
   let flops = 2.0 * Double(experts * capacity * width * inner)
-  let dense = try measure(budget: budget) { try ExpertWeights.dense(stack).apply(x) }
+  let dense = try measure(budget: budget) { try denseStack(x) }
   report("experts 64x\(capacity)x2048x2688", dtype: dtype, seconds: dense, flops: flops)
-  let fourBit = try measure(budget: budget) { try quantizedStack.apply(x) }
+  let fourBit = try measure(budget: budget) { try quantizedStack(x) }
   report("experts 64x\(capacity)x2048x2688 4-bit", dtype: dtype, seconds: fourBit, flops: flops)
 }
 

@@ -39,18 +39,21 @@ final class QuantizationTests: XCTestCase {
       let w = try randomMatrix(48, 128, seed: 10 + UInt64(bits))
       let bias = try MLXRandom.normal([48], key: MLXRandom.key(3))
       let x = try MLXRandom.normal([5, 128], key: MLXRandom.key(4))
-      let dense = Linear(weight: w, bias: bias)
-      let quantizedLayer = try dense.quantized(groupSize: 64, bits: bits)
-      let exact = try dense(x).asArray(Float.self)
-      let approx = try quantizedLayer(x).asArray(Float.self)
+      let layer = Linear(128, 48)
+      layer.weight.set(w)
+      layer.bias!.set(bias)
+      let exact = try layer(x).asArray(Float.self)
+      try layer.quantize(linear: QuantizationSpec(bits: bits, groupSize: 64), experts: nil)
+      guard case .quantized(let q) = layer.weight.value else { return XCTFail("not quantized") }
+      let approx = try layer(x).asArray(Float.self)
       // bound[i, o] = Σ_k |x[i, k]| · 1.5 · |scale[o, k / 64]|
-      let steps = try (abs(quantizedLayer.weight.scales) * 1.5).repeated(64, axis: 1)
+      let steps = try (abs(q.scales) * 1.5).repeated(64, axis: 1)
       let bound = try matmul(abs(x), steps.transposed()).asArray(Float.self)
       for index in exact.indices {
         XCTAssertLessThanOrEqual(Swift.abs(exact[index] - approx[index]), bound[index] * 1.01 + 1e-4, "bits \(bits) #\(index)")
       }
       // And the quantized kernel computes exactly x @ dequantized(W)ᵀ + b (up to float32 summation order).
-      let reference = try (matmul(x, dequantized(quantizedLayer.weight).transposed()) + bias).asArray(Float.self)
+      let reference = try (matmul(x, dequantized(q).transposed()) + bias).asArray(Float.self)
       for index in reference.indices { XCTAssertEqual(approx[index], reference[index], accuracy: 1e-4) }
     }
   }
@@ -58,11 +61,15 @@ final class QuantizationTests: XCTestCase {
   func testQuantizedExpertsMatchTheirDequantizedWeights() throws {
     let dense = try MLXRandom.normal([4, 64, 96], key: MLXRandom.key(7)) * 0.05
     let x = try MLXRandom.normal([4, 5, 64], key: MLXRandom.key(8))
-    guard case .quantized(let q) = try ExpertWeights.quantize(dense, groupSize: 64, bits: 4) else { return XCTFail() }
+    let experts = ExpertLinear(experts: 4, input: 64, output: 96)
+    experts.weight.set(dense)
+    try experts.quantize(linear: nil, experts: QuantizationSpec(bits: 4, groupSize: 64))
+    guard case .quantized(let q) = experts.weight.value else { return XCTFail("not quantized") }
     XCTAssertEqual(q.weight.shape, [4, 96, 64 * 4 / 32])
-    let quantizedOut = try ExpertWeights.quantized(q).apply(x)
-    let dequantizedStack = try dequantized(q).transposed(0, 2, 1)
-    try assertClose(quantizedOut, ExpertWeights.dense(dequantizedStack).apply(x), atol: 1e-4, rtol: 1e-4, "gather_qmm")
+    let quantizedOut = try experts(x)
+    let reference = ExpertLinear(experts: 4, input: 64, output: 96)
+    reference.weight.set(try dequantized(q).transposed(0, 2, 1))
+    try assertClose(quantizedOut, reference(x), atol: 1e-4, rtol: 1e-4, "gather_qmm")
     XCTAssertEqual(quantizedOut.shape, [4, 5, 96])
   }
 
@@ -72,45 +79,42 @@ final class QuantizationTests: XCTestCase {
     XCTAssertThrowsError(try quantized(w, groupSize: 64, bits: 5))
   }
 
-  func testQuantizedComponentSavesAndReloadsWithIdenticalOutputs() throws {
+  func testConvertedComponentReloadsBitForBitLikeQuantizingAtLoad() throws {
     let source = try ComponentFolder.open(Paths.tinyMLP + "/sharded")
-    let plan = QuantizationPlan.byShape(
-      linear: QuantizationSpec(bits: 4), experts: QuantizationSpec(bits: 8), skipping: ["layers.1"])
-    let quantizedArrays = try ComponentLoader(folder: source, dtype: .float32, plan: plan).load()
-    XCTAssertEqual(quantizedArrays["layers.0.weight"]?.dtype, .uint32)
-    XCTAssertNotNil(quantizedArrays["layers.0.scales"])
-    XCTAssertEqual(quantizedArrays["layers.1.weight"]?.dtype, .float32, "skipped by the plan")
-    XCTAssertNotNil(quantizedArrays["experts.gate_up_proj.scales"])
+    let choice = QuantizationChoice(linear: QuantizationSpec(bits: 4), experts: QuantizationSpec(bits: 8))
+    let atLoad = try TinyMLP.load(Paths.tinyMLP + "/sharded", quantize: choice)
+    XCTAssertTrue(atLoad.layer0.weight.isQuantized)
+    XCTAssertFalse(atLoad.layer1.weight.isQuantized, "the layer refuses quantization")
+    XCTAssertFalse(atLoad.norm.weight.isQuantized)
+    XCTAssertTrue(atLoad.experts!.weight.isQuantized)
 
     let folder = Paths.temporaryFolder("quantized")
     defer { _ = system("rm -rf '\(folder)'") }
-    let record = QuantizationRecord(linear: plan.linear, experts: plan.experts)
-    try ComponentWriter(maxShardBytes: 16_000).write(
-      arrays: quantizedArrays, config: try source.config, quantization: record, fileStem: source.fileStem,
-      to: folder + "/q4")
-    XCTAssertThrowsError(
-      try ComponentWriter().write(
-        arrays: quantizedArrays, config: try source.config, quantization: record, fileStem: source.fileStem,
-        to: folder + "/q4"), "an existing folder is never overwritten silently")
+    let staging = try FolderStaging(target: folder + "/q4", overwrite: false)
+    var converter = ComponentConverter()
+    converter.maxShardBytes = 16_000
+    converter.sliceBytes = 1000
+    try converter.convert(LoadPlan(module: TinyMLP(), folder: source, quantize: choice), to: staging.path)
+    try staging.commit()
+    XCTAssertThrowsError(try FolderStaging(target: folder + "/q4", overwrite: false), "an existing folder is never overwritten silently")
 
     let reopened = try ComponentFolder.open(folder + "/q4")
     XCTAssertGreaterThan(reopened.shards.count, 1, "sharded with an index")
-    let reloader = ComponentLoader(folder: reopened)
-    XCTAssertEqual(try reloader.recordedQuantization(), record)
+    XCTAssertEqual(try reopened.recordedQuantization(), QuantizationRecord(linear: choice.linear, experts: choice.experts))
     XCTAssertEqual(try reopened.config["in_features"], .integer(128))
-    let reloaded = try reloader.load()
-    XCTAssertEqual(Set(reloaded.keys), Set(quantizedArrays.keys))
-    for (key, array) in quantizedArrays { XCTAssertEqual(try reloaded[key]!.bytes(), try array.bytes(), key) }
+    XCTAssertEqual(reopened.location(of: "layers.0.weight")?.dtype, .uint32)
+    XCTAssertEqual(reopened.location(of: "layers.0.scales")?.dtype, .bfloat16, "scales keep the checkpoint's dtype")
+    XCTAssertEqual(reopened.location(of: "layers.1.weight")?.dtype, .bfloat16)
 
-    let x = try loadSafetensors(path: Paths.tinyMLP + "/forward.safetensors").arrays["x"]!
-    func layerOutput(_ arrays: [String: MLXArray]) throws -> [Float] {
-      let store = WeightStore(arrays)
-      let layer = try loadLinear(
-        store.scope("layers.0"), inputDimensions: 128, outputDimensions: 64, bias: true, quantization: record.linear)
-      XCTAssertTrue(layer is QuantizedLinear)
-      return try layer(x).asArray(Float.self)
+    let reloaded = try TinyMLP.load(folder + "/q4")
+    for ((path, a), (_, b)) in zip(atLoad.parameters(), reloaded.parameters()) {
+      XCTAssertEqual(a.isQuantized, b.isQuantized, path)
+      for (x, y) in zip(a.arrays, b.arrays) { XCTAssertEqual(try x.bytes(), try y.bytes(), path) }
     }
-    XCTAssertEqual(try layerOutput(reloaded), try layerOutput(quantizedArrays))
-    XCTAssertThrowsError(try ComponentLoader(folder: reopened, plan: plan).load(), "already quantized")
+    let x = try loadSafetensors(path: Paths.tinyMLP + "/forward.safetensors").arrays["x"]!
+    XCTAssertEqual(try reloaded.layer0(x).bytes(), try atLoad.layer0(x).bytes())
+    XCTAssertThrowsError(try TinyMLP.load(folder + "/q4", quantize: choice)) {
+      XCTAssertTrue("\($0)".contains("already quantized"), "\($0)")
+    }
   }
 }

@@ -2,6 +2,7 @@ import XCTest
 
 @testable import Checkpoints
 @testable import MLX
+@testable import MLXNN
 
 final class SafetensorsTests: XCTestCase {
   func testRoundTripKeepsValuesDtypesAndMetadata() throws {
@@ -45,6 +46,7 @@ final class SafetensorsTests: XCTestCase {
     defer { _ = system("rm -rf '\(folder)'") }
 
     Paths.copyFolder(Paths.tinyMLP + "/single", to: folder + "/garbage")
+    unlink(folder + "/garbage/diffusion_pytorch_model.safetensors")
     try FileBytes.writeFile(Array(repeating: 0x7B, count: 64), to: folder + "/garbage/diffusion_pytorch_model.safetensors")
     XCTAssertThrowsError(try ComponentFolder.open(folder + "/garbage")) { error in
       XCTAssertTrue("\(error)".contains("not a valid safetensors file"), "\(error)")
@@ -63,9 +65,10 @@ final class SafetensorsTests: XCTestCase {
       of: "\"norm.weight\": \"diffusion_pytorch_model-00003-of-00003.safetensors\"",
       with: "\"norm.weight\": \"diffusion_pytorch_model-00001-of-00003.safetensors\"")
     XCTAssertNotEqual(edited, text)
+    unlink(indexPath)
     try FileBytes.writeFile(Array(edited.utf8), to: indexPath)
     XCTAssertThrowsError(try ComponentFolder.open(folder + "/moved")) { error in
-      XCTAssertTrue("\(error)".contains("does not contain norm.weight"), "\(error)")
+      XCTAssertTrue("\(error)".contains("do not contain them: norm.weight (in diffusion_pytorch_model-00001"), "\(error)")
     }
 
     XCTAssertThrowsError(try ComponentFolder.open(folder + "/nowhere")) { error in
@@ -80,24 +83,26 @@ final class SafetensorsTests: XCTestCase {
     XCTAssertEqual(single.shards.count, 1)
     XCTAssertEqual(sharded.fileStem, "diffusion_pytorch_model")
     XCTAssertEqual(sharded.tensorBytes, single.tensorBytes)
-    let a = try ComponentLoader(folder: sharded).load()
-    let b = try ComponentLoader(folder: single).load()
-    XCTAssertEqual(Set(a.keys), Set(b.keys))
-    for key in a.keys {
-      XCTAssertEqual(a[key]!.dtype, .bfloat16, key)
-      XCTAssertEqual(try a[key]!.bytes(), try b[key]!.bytes(), key)
+    let a = try TinyMLP.load(Paths.tinyMLP + "/sharded")
+    let b = try TinyMLP.load(Paths.tinyMLP + "/single")
+    for ((path, x), (_, y)) in zip(a.parameters(), b.parameters()) {
+      XCTAssertEqual(x.arrays.first?.dtype, .bfloat16, path)
+      XCTAssertEqual(try x.arrays.first!.bytes(), try y.arrays.first!.bytes(), path)
     }
   }
 
-  func testComputeDtypeProgressAndKeyFilter() throws {
+  func testStorageDtypeProgressAndUnusedKeys() throws {
     let folder = try ComponentFolder.open(Paths.tinyMLP + "/sharded")
+    let module = TinyMLP(experts: false)
+    let plan = try LoadPlan(
+      module: module, folder: folder, isUnused: { $0.hasPrefix("experts.") }, storageDType: .float32)
+    XCTAssertEqual(plan.unreadKeys, ["experts.gate_up_proj"])
+    XCTAssertEqual(plan.residentBytes, (64 * 128 + 64 + 32 * 64 + 32) * 4)
     var reports: [LoadProgress] = []
-    var loader = ComponentLoader(folder: folder, dtype: .float32, include: { $0.hasPrefix("layers.") })
-    loader.chunkBytes = 1
-    let arrays = try loader.load { reports.append($0) }
-    XCTAssertEqual(Set(arrays.keys), ["layers.0.weight", "layers.0.bias", "layers.1.weight"])
-    XCTAssertTrue(arrays.values.allSatisfy { $0.dtype == .float32 })
-    let expectedBytes = (64 * 128 + 64 + 32 * 64) * 2
+    try ModelLoader(plan).load(progress: { reports.append($0) })
+    XCTAssertTrue(module.parameters().allSatisfy { $0.parameter.arrays.first?.dtype == .float32 })
+    XCTAssertEqual(module.nbytes, plan.residentBytes)
+    let expectedBytes = (64 * 128 + 64 + 32 * 64 + 32) * 2
     XCTAssertEqual(reports.last?.bytesDone, expectedBytes)
     XCTAssertEqual(reports.last?.bytesTotal, expectedBytes)
     XCTAssertEqual(reports.map(\.bytesDone), reports.map(\.bytesDone).sorted())

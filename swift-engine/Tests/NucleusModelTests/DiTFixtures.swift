@@ -35,8 +35,10 @@ struct DiTCase {
   var batch: Int { latents.shape[0] }
 
   /// Loads the case's model, optionally quantizing at load.
-  func model(dtype: DType? = nil, plan: QuantizationPlan? = nil, folder: String? = nil) throws -> NucleusTransformer {
-    try loadTransformer(folder ?? modelDirectory, dtype: dtype, plan: plan)
+  func model(dtype: DType? = nil, quantize: QuantizationChoice = QuantizationChoice(), folder: String? = nil) throws
+    -> NucleusTransformer
+  {
+    try loadTransformer(folder ?? modelDirectory, dtype: dtype, quantize: quantize)
   }
 
   func conditionings(_ model: NucleusTransformer, samples: Range<Int>? = nil) throws -> [TextConditioning] {
@@ -56,14 +58,11 @@ struct DiTCase {
   }
 }
 
-func loadTransformer(_ directory: String, dtype: DType? = nil, plan: QuantizationPlan? = nil) throws -> NucleusTransformer {
-  let folder = try ComponentFolder.open(directory)
-  let config = try folder.decodeConfig(TransformerConfig.self)
-  let arrays = try ComponentLoader(folder: folder, dtype: dtype, plan: plan).load()
-  var effective = config
-  if let plan, !plan.isEmpty { effective.quantization = QuantizationRecord(linear: plan.linear, experts: plan.experts) }
-  let computeDType = dtype ?? arrays.values.first { $0.dtype.isFloatingPoint }!.dtype
-  return try NucleusTransformer(config: effective, weights: WeightStore(arrays, computeDType: computeDType), dtype: computeDType)
+/// A transformer folder loaded to compute in `dtype` (default: the checkpoint's), weights stored in that dtype too.
+func loadTransformer(_ directory: String, dtype: DType? = nil, quantize: QuantizationChoice = QuantizationChoice()) throws
+  -> NucleusTransformer
+{
+  try NucleusTransformer.load(directory, dtype: dtype, storage: dtype, quantize: quantize)
 }
 
 /// Root mean square of an array, in float64.

@@ -17,7 +17,7 @@ import XCTest
 final class DiTQuantizationTests: XCTestCase {
   private func deviation(bits: Int, fixture: DiTCase, reference: MLXArray) throws -> Double {
     let spec = QuantizationSpec(bits: bits, groupSize: 32)
-    let model = try fixture.model(plan: NucleusTransformer.quantizationPlan(linear: spec, experts: spec))
+    let model = try fixture.model(quantize: QuantizationChoice(linear: spec, experts: spec))
     return try difference(fixture.run(model), reference).rms / rms(reference)
   }
 
@@ -35,20 +35,31 @@ final class DiTQuantizationTests: XCTestCase {
   func testPreQuantizedFolderMatchesQuantizingAtLoad() throws {
     let fixture = try DiTCase("a-fp32")
     let spec = QuantizationSpec(bits: 4, groupSize: 32)
-    let plan = NucleusTransformer.quantizationPlan(linear: spec, experts: spec)
+    let choice = QuantizationChoice(linear: spec, experts: spec)
     let source = try ComponentFolder.open(fixture.modelDirectory)
-    let arrays = try ComponentLoader(folder: source, plan: plan).load()
-    XCTAssertTrue(arrays.keys.contains("transformer_blocks.1.img_mlp.experts.gate_up_proj.scales"))
-    XCTAssertFalse(arrays.keys.contains("transformer_blocks.1.img_mlp.gate.scales"), "the router stays dense")
+    let (_, plan) = try NucleusTransformer.planned(source, dtype: .float32, quantize: choice)
+    let quantizedPaths = plan.items.filter { $0.quantizeWith != nil }.map(\.path)
+    XCTAssertTrue(quantizedPaths.contains("transformer_blocks.1.img_mlp.experts.gate_up_proj"))
+    XCTAssertFalse(quantizedPaths.contains("transformer_blocks.1.img_mlp.gate.weight"), "the router stays dense")
+    XCTAssertFalse(quantizedPaths.contains("img_in.weight"), "the input projection stays dense")
 
     let target = "/tmp/nucleus-swift-test-\(getpid())-q4-transformer"
-    defer { _ = system("rm -rf '\(target)'") }
-    try ComponentWriter(maxShardBytes: 100_000).write(
-      arrays: arrays, config: try source.config,
-      quantization: QuantizationRecord(linear: spec, experts: spec), fileStem: source.fileStem, to: target)
+    try? FolderStaging.removeTree(target)
+    defer { try? FolderStaging.removeTree(target) }
+    XCTAssertEqual(mkdir(target, 0o755), 0)
+    var converter = ComponentConverter()
+    converter.maxShardBytes = 100_000
+    converter.sliceBytes = 4096  // many slices per tensor: joining them must give the same bits
+    try converter.convert(plan, to: target)
+    let written = try ComponentFolder.open(target)
+    XCTAssertGreaterThan(written.shards.count, 1, "sharded with an index")
+    XCTAssertEqual(try written.recordedQuantization(), QuantizationRecord(linear: spec, experts: spec))
 
-    let atLoad = try fixture.run(fixture.model(plan: plan))
+    let atLoad = try fixture.run(fixture.model(quantize: choice))
     let preQuantized = try fixture.run(fixture.model(folder: target))
     XCTAssertEqual(try atLoad.bytes(), try preQuantized.bytes())
+    XCTAssertThrowsError(try fixture.model(quantize: choice, folder: target)) {
+      XCTAssertTrue("\($0)".contains("already quantized"), "\($0)")
+    }
   }
 }

@@ -13,9 +13,9 @@ final class TextEncoderParityTests: XCTestCase {
   static func load(hiddenLayer: Int) throws -> Qwen3TextEncoder {
     let folder = try ComponentFolder.open(root + "/tiny-encoder/text_encoder")
     let config = try folder.decodeConfig(TextEncoderConfig.self)
-    let depth = try config.hiddenStateIndex(hiddenLayer)
-    let arrays = try ComponentLoader(folder: folder, include: Qwen3TextEncoder.keyFilter(config: config, depth: depth)).load()
-    return try Qwen3TextEncoder(config: config, weights: WeightStore(arrays), depth: depth, dtype: .float32)
+    let (model, plan) = try Qwen3TextEncoder.planned(folder, depth: try config.hiddenStateIndex(hiddenLayer), dtype: .float32)
+    try ModelLoader(plan).load()
+    return model
   }
 
   /// fp32: max |ours − transformers| ≤ 1e-4 × RMS of the reference hidden state, for every row (one padded).
@@ -42,7 +42,8 @@ final class TextEncoderParityTests: XCTestCase {
   func testOnlyTheNeededLayersAreLoaded() throws {
     let folder = try ComponentFolder.open(Self.root + "/tiny-encoder/text_encoder")
     let config = try folder.decodeConfig(TextEncoderConfig.self)
-    let keys = folder.weightMap.keys.filter(Qwen3TextEncoder.keyFilter(config: config, depth: 3))
+    let (_, plan) = try Qwen3TextEncoder.planned(folder, depth: 3, dtype: .float32)
+    let keys = plan.items.map { "model.language_model." + $0.path }
     XCTAssertTrue(keys.contains("model.language_model.embed_tokens.weight"))
     XCTAssertTrue(keys.contains("model.language_model.layers.2.mlp.up_proj.weight"))
     XCTAssertFalse(keys.contains { $0.contains("layers.3.") || $0.contains("visual") || $0.hasPrefix("lm_head") || $0.hasSuffix("language_model.norm.weight") })

@@ -11,10 +11,7 @@ final class VAEParityTests: XCTestCase {
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("test/fixtures/pipeline").path
 
   static func loadDecoder(dtype: DType = .float32) throws -> VAEDecoder {
-    let folder = try ComponentFolder.open(root + "/tiny/vae")
-    let config = try folder.decodeConfig(VAEConfig.self)
-    let arrays = try ComponentLoader(folder: folder, dtype: dtype, include: VAEWeights.isDecoderKey).load()
-    return try VAEDecoder(config: config, arrays: arrays, dtype: dtype)
+    try VAEDecoder.load(root + "/tiny/vae", dtype: dtype, storage: dtype)
   }
 
   /// fp32: max |ours − diffusers| ≤ 1e-4 × RMS(diffusers' image).
@@ -37,12 +34,19 @@ final class VAEParityTests: XCTestCase {
     XCTAssertEqual(try ties.asArray(Float.self), [0, 2, 2, 4, 2, 3, 7])
   }
 
-  func testMissingOrMisshapenWeightsAreErrors() throws {
+  func testMissingOrMisshapenWeightsAreErrorsBeforeAnythingIsRead() throws {
     let folder = try ComponentFolder.open(Self.root + "/tiny/vae")
-    var arrays = try ComponentLoader(folder: folder, include: VAEWeights.isDecoderKey).load()
-    arrays.removeValue(forKey: "decoder.conv_out.bias")
-    XCTAssertThrowsError(try VAEDecoder(config: folder.decodeConfig(VAEConfig.self), arrays: arrays, dtype: .float32)) {
-      XCTAssertTrue("\($0)".contains("decoder.conv_out.bias"), "\($0)")
+    var config = try folder.decodeConfig(VAEConfig.self)
+    config.baseDim *= 2
+    let model = try VAEDecoder(config: config, dtype: .float32)
+    XCTAssertThrowsError(try LoadPlan(module: model, folder: folder, isUnused: VAEDecoder.isUnused)) {
+      let message = "\($0)"
+      XCTAssertTrue(message.contains("decoder.conv_in.weight: shape"), message)
+      XCTAssertTrue(message.contains("mismatched"), message)
+      XCTAssertLessThan(message.utf8.count, 2048, "short enough for any gRPC client")
+    }
+    XCTAssertThrowsError(try LoadPlan(module: VAEDecoder(config: folder.decodeConfig(VAEConfig.self), dtype: .float32), folder: folder)) {
+      XCTAssertTrue("\($0)".contains("unexpected"), "the encoder's tensors are unexpected unless the model says it skips them: \($0)")
     }
   }
 }

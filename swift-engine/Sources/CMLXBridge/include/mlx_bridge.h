@@ -210,6 +210,10 @@ size_t mlxb_tensor_file_metadata_count(mlxb_tensor_file file);
 const char *mlxb_tensor_file_metadata_key(mlxb_tensor_file file, size_t index);
 const char *mlxb_tensor_file_metadata_value(mlxb_tensor_file file, size_t index);
 void mlxb_tensor_file_free(mlxb_tensor_file file);
+// Reads a tensor of `dtype` and `shape` stored at `offset` of the regular file `path` into a new (evaluated) array.
+// Refuses FIFOs and other non-regular files (links are followed), and files shorter than offset + size.
+int mlxb_read_file_range(const char *path, uint64_t offset, mlxb_dtype dtype, const int32_t *shape, size_t ndim,
+                         mlxb_array *out);
 int mlxb_save_safetensors(const char *path, const char *const *names, const mlxb_array *arrays, size_t count,
                           const char *const *metadata_keys, const char *const *metadata_values,
                           size_t metadata_count);

@@ -78,10 +78,9 @@ public final class EngineServer: @unchecked Sendable {
       let response = try handler(request, call)
       // Unary handlers return their response; streaming handlers send messages themselves and return nil.
       if !call.isFinished { call.finish(.ok, response: response) }
-    } catch let error as RPCError {
-      call.finish(error.status, message: error.message)
     } catch {
-      call.finish(.internalError, message: "\(method) failed: \(error)")
+      let (status, message) = RPCError.status(for: error, method: method)
+      if !call.isFinished { call.finish(status, message: message) }
     }
   }
 }

@@ -6,22 +6,23 @@ extension EngineService {
   func decode(_ request: [UInt8], _ call: RPCCall) throws -> [UInt8]? {
     let decoded = try unpackMessage(request, "DecodeRequest", nucleus__engine__v1__decode_request__unpack)
     let message = decoded.message
-    guard let vae = registry.vae else {
-      throw RPCError(.failedPrecondition, "no VAE is loaded: call LoadModel on a folder with a vae/ component first")
-    }
-    let decoder = vae.decoder
     let (h, w) = (Int(message.grid_height), Int(message.grid_width))
-    let zDim = decoder.config.zDim
-    let latents = try TensorCoding.packedLatents(
-      message.latents, gridHeight: h, gridWidth: w, channels: zDim * 4, what: "this VAE",
-      channelsMeaning: "packed latents of z_dim \(zDim) × 2×2").latents
-    let (tokens, channels) = (latents.shape[0], latents.shape[1])
-    try MemoryBudget.check(
-      needed: MemoryBudget.decodeBytes(config: decoder.config, dtype: decoder.dtype, gridHeight: h, gridWidth: w),
-      what: "decoding a \(w * 2 * decoder.config.scaleFactor)×\(h * 2 * decoder.config.scaleFactor) image",
-      advice: "decode a smaller image or raise the memory limit")
+    return try container.perform { loaded in
+      guard let vae = loaded.vae else {
+        throw RPCError(.failedPrecondition, "no VAE is loaded: call LoadModel on a folder with a vae/ component first")
+      }
+      let decoder = vae.decoder
+      let zDim = decoder.config.zDim
+      let latents = try TensorCoding.packedLatents(
+        message.latents, gridHeight: h, gridWidth: w, channels: zDim * 4, what: "this VAE",
+        channelsMeaning: "packed latents of z_dim \(zDim) × 2×2").latents
+      let (tokens, channels) = (latents.shape[0], latents.shape[1])
+      try MemoryBudget.check(
+        needed: MemoryBudget.decodeBytes(config: decoder.config, dtype: decoder.dtype, gridHeight: h, gridWidth: w)
+          + MemoryBudget.weightTransientBytes(decoder, computeDType: decoder.dtype),
+        what: "decoding a \(w * 2 * decoder.config.scaleFactor)×\(h * 2 * decoder.config.scaleFactor) image",
+        advice: "decode a smaller image or raise the memory limit")
 
-    return try compute {
       let started = monotonicSeconds()
       let image = try decoder(packed: latents.reshaped(1, tokens, channels), gridHeight: h, gridWidth: w)
       let rgb = try VAEDecoder.toRGB8(image).squeezed(axes: [0])

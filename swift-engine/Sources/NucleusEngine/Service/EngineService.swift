@@ -8,9 +8,8 @@ public final class EngineService: @unchecked Sendable {
 
   let server: EngineServer
   let startedAt = monotonicSeconds()
-  /// MLX graph building and evaluation are serialised: one computation at a time.
-  let computeLock = Lock()
-  let registry = ModelRegistry()
+  /// The loaded model and everything derived from it; all MLX work runs through it, one computation at a time.
+  let container = ModelContainer()
 
   public init(server: EngineServer) {
     self.server = server
@@ -18,12 +17,10 @@ public final class EngineService: @unchecked Sendable {
 
   var uptimeSeconds: Double { monotonicSeconds() - startedAt }
 
-  /// Runs MLX work: one computation at a time, on the process-wide shared stream (calls arrive on many threads).
+  /// Runs MLX work that needs no model (self-check, benchmark, decoding a request's tensors), serialised with all
+  /// other computations.
   func compute<T>(_ body: () throws -> T) throws -> T {
-    try computeLock.withLock {
-      try Device.useSharedStream()
-      return try body()
-    }
+    try container.perform { _ in try body() }
   }
 
   public func register() {

@@ -38,13 +38,14 @@ extension EngineService {
       benchmark.gflops = result.gflops
       response.benchmark = arena.object(benchmark)
     }
+    let state = container.snapshot
     let loaded = [
-      registry.transformer.map(summary(of:)), registry.vae.map(summary(of:)), registry.textEncoder.map(summary(of:)),
+      state.transformer.map(summary(of:)), state.vae.map(summary(of:)), state.textEncoder.map(summary(of:)),
     ].compactMap { $0 }
     let components = loaded.map { Optional(componentMessage($0, arena: arena)) }
     response.n_loaded_components = components.count
     response.loaded_components = arena.array(components)
-    if let directory = registry.transformer?.directory ?? registry.vae?.directory ?? registry.textEncoder?.directory {
+    if let directory = state.directory {
       response.model_dir = arena.string(directory)
     }
     // Memory last, so the peak includes the self-check and benchmark.

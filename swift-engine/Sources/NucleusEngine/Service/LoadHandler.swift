@@ -4,139 +4,125 @@ import MLX
 import MLXNN
 import NucleusModels
 
+/// A requested component, planned: its model (no weights yet) and how its folder fills it.
+struct PlannedComponent {
+  enum Model {
+    case transformer(NucleusTransformer)
+    case vae(VAEDecoder)
+    case textEncoder(Qwen3TextEncoder, languageModelParameters: Int)
+  }
+
+  var name: String
+  var model: Model
+  var plan: LoadPlan
+  var computeDType: DType
+  var storageDType: DType
+}
+
 extension EngineService {
-  /// A component folder opened and checked, ready to load.
-  private struct PlannedComponent {
-    var name: String
-    var folder: ComponentFolder
-    var dtype: DType
-    var plan: QuantizationPlan?
-    var include: (@Sendable (String) -> Bool)?
-    var residentBytes: Int
+  /// Plans every component the request names from configs and headers alone (no tensor data is read).
+  func planComponents(_ load: LoadRequest) throws -> [PlannedComponent] {
+    var planned: [PlannedComponent] = []
+    if let directory = load.transformerDirectory {
+      let folder = try ComponentFolder.open(directory)
+      let (compute, storage) = loadDTypes(requested: load.dtype, folder: folder)
+      let (model, plan) = try NucleusTransformer.planned(
+        folder, dtype: compute, storage: storage, quantize: load.transformerQuantization)
+      planned.append(PlannedComponent(name: "transformer", model: .transformer(model), plan: plan, computeDType: compute, storageDType: storage))
+    }
+    if let directory = load.vaeDirectory {
+      let folder = try ComponentFolder.open(directory)
+      let (compute, storage) = loadDTypes(requested: load.dtype, folder: folder)
+      let (model, plan) = try VAEDecoder.planned(folder, dtype: compute, storage: storage)
+      planned.append(PlannedComponent(name: "vae", model: .vae(model), plan: plan, computeDType: compute, storageDType: storage))
+    }
+    if let directory = load.textEncoderDirectory {
+      let folder = try ComponentFolder.open(directory)
+      let config = try folder.decodeConfig(TextEncoderConfig.self)
+      let depth = try config.hiddenStateIndex(load.textHiddenLayer)
+      let (compute, storage) = loadDTypes(requested: load.dtype, folder: folder)
+      let (model, plan) = try Qwen3TextEncoder.planned(
+        folder, depth: depth, dtype: compute, storage: storage, quantize: load.textEncoderQuantization)
+      let languageModel = folder.parameterCount(of: folder.weightMap.keys.filter { $0.hasPrefix(config.keyPrefix) && !$0.hasSuffix(".scales") && !$0.hasSuffix(".biases") })
+      planned.append(PlannedComponent(
+        name: "text_encoder", model: .textEncoder(model, languageModelParameters: languageModel), plan: plan,
+        computeDType: compute, storageDType: storage))
+    }
+    return planned
   }
 
   func loadModel(_ request: [UInt8], _ call: RPCCall) throws -> [UInt8]? {
     let decoded = try unpackMessage(request, "LoadModelRequest", nucleus__engine__v1__load_model_request__unpack)
-    let load = try LoadRequest(decoded.message)
+    let load = try LoadRequest(decoded.message, raw: request)
     let started = monotonicSeconds()
+    let planned = try planComponents(load)
 
-    // Validate every requested component before anything is loaded or freed.
-    var planned: [PlannedComponent] = []
-    var transformerConfig: TransformerConfig?
-    var vaeConfig: VAEConfig?
-    var textConfig: TextEncoderConfig?
-    var textDepth = 0
-    do {
-      if let directory = load.transformerDirectory {
-        let folder = try ComponentFolder.open(directory)
-        let config = try folder.decodeConfig(TransformerConfig.self)
-        try config.validate()
-        if config.quantization != nil && load.plan != nil {
-          throw RPCError(.invalidArgument, "\(directory) is already quantized: load it without options.transformer/experts")
-        }
-        let dtype = computeDType(load.dtype, folder)
-        transformerConfig = config
-        planned.append(PlannedComponent(
-          name: "transformer", folder: folder, dtype: dtype, plan: load.plan, include: nil,
-          residentBytes: residentEstimate(folder, dtype: dtype, plan: load.plan, include: nil)))
-      }
-      if let directory = load.vaeDirectory {
-        let folder = try ComponentFolder.open(directory)
-        let config = try folder.decodeConfig(VAEConfig.self)
-        try config.validate()
-        let dtype = computeDType(load.dtype, folder)
-        vaeConfig = config
-        planned.append(PlannedComponent(
-          name: "vae", folder: folder, dtype: dtype, plan: nil, include: { VAEWeights.isDecoderKey($0) },
-          residentBytes: residentEstimate(folder, dtype: dtype, plan: nil, include: { VAEWeights.isDecoderKey($0) })))
-      }
-      if let directory = load.textEncoderDirectory {
-        let folder = try ComponentFolder.open(directory)
-        let config = try folder.decodeConfig(TextEncoderConfig.self)
-        try config.validate()
-        if config.quantization != nil && load.textQuantization != nil {
-          throw RPCError(.invalidArgument, "\(directory) is already quantized: load it without options.text_encoder")
-        }
-        textDepth = try config.hiddenStateIndex(load.textHiddenLayer)
-        let dtype = computeDType(load.dtype, folder)
-        let include = Qwen3TextEncoder.keyFilter(config: config, depth: textDepth)
-        let plan = load.textQuantization.map { Qwen3TextEncoder.quantizationPlan($0) }
-        textConfig = config
-        planned.append(PlannedComponent(
-          name: "text_encoder", folder: folder, dtype: dtype, plan: plan, include: include,
-          residentBytes: residentEstimate(folder, dtype: dtype, plan: plan, include: include)))
-      }
-    } catch let error as CheckpointError {
-      throw RPCError(.invalidArgument, error.message)
-    }
-
-    return try compute {
-      if load.memoryLimit > 0 { try Memory.setMemoryLimit(load.memoryLimit) }
-      if transformerConfig != nil { registry.install(nil) }
-      if vaeConfig != nil { registry.install(vae: nil) }
-      if textConfig != nil { registry.install(textEncoder: nil) }
-      try Memory.clearCache()
+    return try container.perform { current in
+      let names = Set(planned.map(\.name))
+      let replaced = [
+        names.contains("transformer") ? current.transformer?.residentBytes : nil,
+        names.contains("vae") ? current.vae?.residentBytes : nil,
+        names.contains("text_encoder") ? current.textEncoder?.residentBytes : nil,
+      ].compactMap { $0 }.reduce(0, +)
+      let needed = planned.reduce(0) { $0 + $1.plan.residentBytes }
+      let limit = try MemoryBudget.effectiveLimit(requested: load.memoryLimit)
+      // Everything is checked before anything is dropped or read, so a refused load leaves the engine as it was.
       try MemoryBudget.check(
-        needed: planned.reduce(0) { $0 + $1.residentBytes }, what: "loading \(planned.map(\.name).joined(separator: " and "))",
-        advice: "quantize the transformer (options.transformer / options.experts bits 8 or 4), load in a smaller dtype, or raise the memory limit")
+        needed: needed, freed: replaced, limit: limit, what: "loading \(planned.map(\.name).joined(separator: " and "))",
+        advice: "quantize (options.transformer / options.experts / options.text_encoder bits 8 or 4), load fewer components, or free memory")
+      if load.memoryLimit > 0 { try Memory.setMemoryLimit(UInt64(limit)) }
 
-      var components: [ComponentSummary] = []
+      var next = current
+      if names.contains("transformer") { next.transformer = nil }
+      if names.contains("vae") { next.vae = nil }
+      if names.contains("text_encoder") {
+        next.textEncoder = nil
+        next.textEncoderUnloadedReason = nil
+      }
+      container.install(next)
+      try Memory.clearCache()
+
+      var summaries: [ComponentSummary] = []
       for component in planned {
         var lastReport = -1
-        let loader = ComponentLoader(
-          folder: component.folder, dtype: component.dtype, plan: component.plan, include: component.include)
-        let arrays = try loader.load { progress in
-          let percent = progress.bytesTotal == 0 ? 100 : progress.bytesDone * 100 / progress.bytesTotal
-          guard percent != lastReport else { return }
-          lastReport = percent
-          self.sendProgress(call, component: component.name, progress: progress, message: "loading \(component.folder.directory)")
+        try ModelLoader(component.plan).load(
+          progress: { progress in
+            let percent = progress.bytesTotal == 0 ? 100 : progress.bytesDone * 100 / progress.bytesTotal
+            guard percent != lastReport else { return }
+            lastReport = percent
+            self.sendProgress(call, component: component.name, progress: progress, message: "loading \(component.plan.folder.directory)")
+          }, isCancelled: { call.isCancelled })
+        let id = container.makeIdentity()
+        let parameters = component.plan.parameterCount
+        let resident = component.plan.items.reduce(0) { $0 + $1.parameter.nbytes }
+        let quantization = LoadRequest.describe(component.plan.quantization)
+        switch component.model {
+        case .transformer(let model):
+          next.transformer = .init(
+            id: id, model: model, directory: load.modelDirectory, parameterCount: parameters, residentBytes: resident,
+            quantization: quantization, weightDType: component.storageDType)
+          summaries.append(summary(of: next.transformer!))
+        case .vae(let decoder):
+          let all = component.plan.folder.parameterCount(of: component.plan.folder.weightMap.keys)
+          next.vae = .init(
+            id: id, decoder: decoder, directory: load.modelDirectory, parameterCount: parameters, residentBytes: resident,
+            checkpointParameterCount: all, weightDType: component.storageDType)
+          summaries.append(summary(of: next.vae!))
+        case .textEncoder(let encoder, let languageModel):
+          next.textEncoder = .init(
+            id: id, encoder: encoder, directory: load.modelDirectory, parameterCount: parameters, residentBytes: resident,
+            languageModelParameters: languageModel, defaultHiddenLayer: load.textHiddenLayer, quantization: quantization,
+            unloadAfterEncode: load.unloadTextEncoderAfterEncode, weightDType: component.storageDType)
+          summaries.append(summary(of: next.textEncoder!))
         }
-        if call.isCancelled { throw RPCError(.cancelled, "LoadModel was cancelled by the client") }
-        let parameters = parameterCount(component.folder, keys: loader.selectedKeys())
-        let resident = arrays.values.reduce(0) { $0 + $1.nbytes }
-        do {
-          if component.name == "transformer", var config = transformerConfig {
-            if let plan = component.plan { config.quantization = QuantizationRecord(linear: plan.linear, experts: plan.experts) }
-            let model = try NucleusTransformer(
-              config: config, weights: WeightStore(arrays, computeDType: component.dtype), dtype: component.dtype)
-            let loaded = ModelRegistry.LoadedTransformer(
-              model: model, directory: load.modelDirectory, parameterCount: parameters, residentBytes: resident,
-              quantization: LoadRequest.describe(config.quantization))
-            registry.install(loaded)
-            components.append(summary(of: loaded))
-          } else if component.name == "vae", let config = vaeConfig {
-            let decoder = try VAEDecoder(config: config, arrays: arrays, dtype: component.dtype)
-            let loaded = ModelRegistry.LoadedVAE(
-              decoder: decoder, directory: load.modelDirectory, parameterCount: parameters, residentBytes: resident,
-              checkpointParameterCount: parameterCount(component.folder, keys: component.folder.weightMap.keys))
-            registry.install(vae: loaded)
-            components.append(summary(of: loaded))
-          } else if component.name == "text_encoder", var config = textConfig {
-            if let plan = component.plan { config.quantization = QuantizationRecord(linear: plan.linear, experts: nil) }
-            let encoder = try Qwen3TextEncoder(
-              config: config, weights: WeightStore(arrays, computeDType: component.dtype), depth: textDepth,
-              dtype: component.dtype)
-            let languageModel = parameterCount(
-              component.folder, keys: component.folder.weightMap.keys.filter { $0.hasPrefix(config.keyPrefix) })
-            let loaded = ModelRegistry.LoadedTextEncoder(
-              encoder: encoder, directory: load.modelDirectory, parameterCount: parameters, residentBytes: resident,
-              languageModelParameters: languageModel, defaultHiddenLayer: load.textHiddenLayer,
-              quantization: LoadRequest.describe(config.quantization), unloadAfterEncode: load.unloadTextEncoderAfterEncode)
-            registry.install(textEncoder: loaded)
-            components.append(summary(of: loaded))
-          }
-        } catch let error as RPCError {
-          throw error
-        } catch {
-          throw RPCError(.invalidArgument, "\(component.folder.directory): \(error)")
-        }
+        container.install(next)
       }
 
       let arena = CArena()
       var summary = Nucleus__Engine__V1__ModelSummary()
       nucleus__engine__v1__model_summary__init(&summary)
       summary.model_dir = arena.string(load.modelDirectory)
-      let infos = components.map { Optional(componentMessage($0, arena: arena)) }
+      let infos = summaries.map { Optional(componentMessage($0, arena: arena)) }
       summary.n_components = infos.count
       summary.components = arena.array(infos)
       summary.load_seconds = monotonicSeconds() - started
@@ -147,15 +133,6 @@ extension EngineService {
       call.send(packMessage(&event))
       return nil
     }
-  }
-
-  /// The requested dtype, else the checkpoint's floating dtype; MLX's CPU backend has no BLAS path for half
-  /// precision matmuls (about 5 GFLOP/s), so half-precision checkpoints compute in float32 there by default.
-  private func computeDType(_ requested: DType?, _ folder: ComponentFolder) -> DType {
-    if let requested { return requested }
-    let stored = folder.shards.values.flatMap(\.entries.values).compactMap { SafetensorsHeader.dtype(of: $0.dtype) }
-      .first { $0.isFloatingPoint } ?? .float32
-    return Device.backend == "cpu" ? .float32 : stored
   }
 
   private func sendProgress(_ call: RPCCall, component: String, progress: LoadProgress, message: String) {
@@ -174,12 +151,14 @@ extension EngineService {
   }
 }
 
-/// What GetInfo and LoadModel report about a loaded component.
-/// Elements in the named tensors of a component's checkpoint, read from the safetensors headers.
-func parameterCount(_ folder: ComponentFolder, keys: some Sequence<String>) -> Int {
-  keys.reduce(0) { total, key in total + folder.shards[folder.weightMap[key]!]!.entries[key]!.shape.reduce(1, *) }
+extension ComponentFolder {
+  /// Elements in the named tensors, from the headers.
+  func parameterCount(of keys: some Sequence<String>) -> Int {
+    keys.reduce(0) { total, key in total + (location(of: key)?.entry.shape.reduce(1, *) ?? 0) }
+  }
 }
 
+/// What GetInfo and LoadModel report about a loaded component.
 struct ComponentSummary {
   var name: String
   var dtype: String
@@ -187,24 +166,27 @@ struct ComponentSummary {
   var bytes: Int
   var quantization: String
   var checkpointParameters: Int
+  var weightDType: String
 }
 
-func summary(of loaded: ModelRegistry.LoadedTransformer) -> ComponentSummary {
+func summary(of loaded: ModelContainer.LoadedTransformer) -> ComponentSummary {
   ComponentSummary(
     name: "transformer", dtype: "\(loaded.model.dtype)", parameters: loaded.parameterCount,
-    bytes: loaded.residentBytes, quantization: loaded.quantization, checkpointParameters: loaded.parameterCount)
+    bytes: loaded.residentBytes, quantization: loaded.quantization, checkpointParameters: loaded.parameterCount,
+    weightDType: "\(loaded.weightDType)")
 }
 
-func summary(of loaded: ModelRegistry.LoadedTextEncoder) -> ComponentSummary {
+func summary(of loaded: ModelContainer.LoadedTextEncoder) -> ComponentSummary {
   ComponentSummary(
     name: "text_encoder", dtype: "\(loaded.encoder.dtype)", parameters: loaded.parameterCount,
-    bytes: loaded.residentBytes, quantization: loaded.quantization, checkpointParameters: loaded.languageModelParameters)
+    bytes: loaded.residentBytes, quantization: loaded.quantization, checkpointParameters: loaded.languageModelParameters,
+    weightDType: "\(loaded.weightDType)")
 }
 
-func summary(of loaded: ModelRegistry.LoadedVAE) -> ComponentSummary {
+func summary(of loaded: ModelContainer.LoadedVAE) -> ComponentSummary {
   ComponentSummary(
     name: "vae", dtype: "\(loaded.decoder.dtype)", parameters: loaded.parameterCount, bytes: loaded.residentBytes,
-    quantization: "none", checkpointParameters: loaded.checkpointParameterCount)
+    quantization: "none", checkpointParameters: loaded.checkpointParameterCount, weightDType: "\(loaded.weightDType)")
 }
 
 func componentMessage(_ component: ComponentSummary, arena: CArena) -> UnsafeMutablePointer<Nucleus__Engine__V1__ComponentInfo> {

@@ -21,9 +21,8 @@ struct LoadRequest {
   var expertQuantization: QuantizationSpec?
   var memoryLimit: UInt64
 
-  init(_ message: Nucleus__Engine__V1__LoadModelRequest) throws {
-    modelDirectory = string(message.model_dir)
-    guard !modelDirectory.isEmpty else { throw RPCError(.invalidArgument, "model_dir is empty: give the model folder") }
+  init(_ message: Nucleus__Engine__V1__LoadModelRequest, raw: [UInt8]) throws {
+    modelDirectory = try Self.directory(string(message.model_dir), raw: raw, field: 1, name: "model_dir")
     let options = message.options?.pointee
     memoryLimit = options?.memory_limit_bytes ?? 0
 
@@ -41,10 +40,11 @@ struct LoadRequest {
 
     var components: [String] = []
     if let options {
+      guard options.n_components <= 16 else { throw RPCError(.invalidArgument, "options.components lists \(options.n_components) entries; name at most the 3 components") }
       components = (0..<options.n_components).map { string(options.components[$0]) }
     }
     for component in components where !Self.knownComponents.contains(component) {
-      throw RPCError(.invalidArgument, "unknown component '\(component)': use transformer, vae or text_encoder")
+      throw RPCError(.invalidArgument, "unknown component '\(component.prefix(100))': use transformer, vae or text_encoder")
     }
     let folders = try Self.locateComponents(modelDirectory)
     if components.isEmpty {
@@ -55,29 +55,38 @@ struct LoadRequest {
         throw RPCError(.notFound, "\(modelDirectory) has no transformer/, vae/ or text_encoder/ folder: point model_dir at a Nucleus-Image checkpoint folder")
       }
     } else {
-      if components.contains("text_encoder") {
-        guard let folder = folders.textEncoder else { throw RPCError(.notFound, "\(modelDirectory) has no text_encoder/ folder") }
-        textEncoderDirectory = folder
+      func require(_ name: String, _ folder: String?) throws -> String? {
+        guard components.contains(name) else { return nil }
+        guard let folder else { throw RPCError(.notFound, "\(modelDirectory) has no \(name)/ folder") }
+        return folder
       }
-      if components.contains("transformer") {
-        guard let folder = folders.transformer else { throw RPCError(.notFound, "\(modelDirectory) has no transformer/ folder") }
-        transformerDirectory = folder
-      }
-      if components.contains("vae") {
-        guard let folder = folders.vae else { throw RPCError(.notFound, "\(modelDirectory) has no vae/ folder") }
-        vaeDirectory = folder
-      }
+      textEncoderDirectory = try require("text_encoder", folders.textEncoder)
+      transformerDirectory = try require("transformer", folders.transformer)
+      vaeDirectory = try require("vae", folders.vae)
     }
+  }
+
+  /// A folder path from a request: no NUL byte (protobuf-c would cut the path there), made absolute.
+  static func directory(_ value: String, raw: [UInt8], field: Int, name: String) throws -> String {
+    guard !ProtoWire.stringField(field, containsNULIn: raw) else {
+      throw RPCError(.invalidArgument, "\(name) contains a NUL byte: give a plain folder path")
+    }
+    guard !value.isEmpty else { throw RPCError(.invalidArgument, "\(name) is empty: give the model folder") }
+    guard value.utf8.count <= 4096 else { throw RPCError(.invalidArgument, "\(name) is longer than 4096 bytes") }
+    return value
   }
 
   /// The component folders `<dir>/transformer`, `<dir>/vae` and `<dir>/text_encoder` (or `<dir>` itself when it is
   /// a transformer folder).
   static func locateComponents(_ directory: String) throws -> (transformer: String?, vae: String?, textEncoder: String?) {
-    guard isFolder(directory) else { throw RPCError(.notFound, "model folder \(directory) does not exist") }
+    var info = stat()
+    guard stat(directory, &info) == 0 else { throw RPCError(.notFound, "model folder \(directory) does not exist") }
+    guard (info.st_mode & S_IFMT) == S_IFDIR else {
+      throw RPCError(.invalidArgument, "\(directory) is a file, not a model folder: give the folder that holds transformer/, vae/ and text_encoder/")
+    }
     let vae = isFolder(directory + "/vae") ? directory + "/vae" : nil
     let text = isFolder(directory + "/text_encoder") ? directory + "/text_encoder" : nil
     if isFolder(directory + "/transformer") { return (directory + "/transformer", vae, text) }
-    var info = stat()
     if vae == nil && text == nil && stat(directory + "/config.json", &info) == 0 { return (directory, nil, nil) }
     return (nil, vae, text)
   }
@@ -100,10 +109,11 @@ struct LoadRequest {
     return QuantizationSpec(bits: bits, groupSize: group)
   }
 
-  var plan: QuantizationPlan? {
-    guard linearQuantization != nil || expertQuantization != nil else { return nil }
-    return NucleusTransformer.quantizationPlan(linear: linearQuantization, experts: expertQuantization)
+  var transformerQuantization: QuantizationChoice {
+    QuantizationChoice(linear: linearQuantization, experts: expertQuantization)
   }
+
+  var textEncoderQuantization: QuantizationChoice { QuantizationChoice(linear: textQuantization) }
 
   /// "none", "8-bit linears (group 64), 4-bit experts (group 64)", ...
   static func describe(_ record: QuantizationRecord?) -> String {
@@ -115,21 +125,10 @@ struct LoadRequest {
   }
 }
 
-/// Bytes the component will occupy once loaded in `dtype` with `plan`, from the validated headers alone.
-func residentEstimate(
-  _ folder: ComponentFolder, dtype: DType?, plan: QuantizationPlan?, include: ((String) -> Bool)?
-) -> Int {
-  var total = 0
-  for (key, shard) in folder.weightMap where include?(key) ?? true {
-    guard let entry = folder.shards[shard]?.entries[key] else { continue }
-    let elements = entry.shape.reduce(1, *)
-    let stored = SafetensorsHeader.dtype(of: entry.dtype)
-    let element = (stored?.isFloatingPoint ?? false) ? (dtype ?? stored!).size : entry.byteCount / Swift.max(elements, 1)
-    if let (_, spec) = plan?.spec(for: key, shape: entry.shape) {
-      total += elements * spec.bits / 8 + 2 * (elements / spec.groupSize) * element
-    } else {
-      total += elements * element
-    }
-  }
-  return total
+/// The dtypes a component loads with: weights stored as asked (else as in the checkpoint), computed in the same
+/// dtype on GPUs; MLX's CPU backend has fast kernels for float32 only, so there the computation runs in float32
+/// from the stored weights (bf16 storage halves resident memory at a small cast cost).
+func loadDTypes(requested: DType?, folder: ComponentFolder) -> (compute: DType, storage: DType) {
+  let storage = requested ?? folder.floatingDType
+  return (Device.backend == "cpu" ? .float32 : storage, storage)
 }

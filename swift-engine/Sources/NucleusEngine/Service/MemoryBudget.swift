@@ -1,32 +1,60 @@
+import Checkpoints
 import MLX
+import MLXNN
 import NucleusModels
 
 /// Refuses work that would not fit under MLX's memory limit, before any of it is computed.
 enum MemoryBudget {
-  static func available() throws -> (free: Int, limit: Int) {
-    let memory = try Memory.snapshot()
-    let limit = Int(memory.limitBytes)
-    return (Swift.max(0, limit - Int(memory.activeBytes)), limit)
+  /// The memory limit a request may use: its own limit when it sets one, else MLX's current limit — never more
+  /// than the machine's physical memory.
+  static func effectiveLimit(requested: UInt64) throws -> Int {
+    let physical = Int(clamping: HostInfo.physicalMemoryBytes)
+    let current = Int(clamping: try Memory.snapshot().limitBytes)
+    let asked = requested > 0 ? Int(clamping: requested) : current
+    return physical > 0 ? Swift.min(asked, physical) : asked
   }
 
-  /// "1.5 GiB", or MiB below a tenth of a GiB.
+  static func available(limit: Int? = nil) throws -> (free: Int, limit: Int) {
+    let memory = try Memory.snapshot()
+    let limit = limit ?? Int(clamping: memory.limitBytes)
+    return (Swift.max(0, limit - Int(clamping: memory.activeBytes)), limit)
+  }
+
+  /// "1.5 GiB", or MiB (at least 1) below a tenth of a GiB.
   static func gib(_ bytes: Int) -> String {
     let tenths = Int((Double(bytes) / Double(1 << 30) * 10).rounded())
-    return tenths == 0 ? "\(bytes >> 20) MiB" : "\(tenths / 10).\(tenths % 10) GiB"
+    return tenths == 0 ? "\(Swift.max(1, bytes >> 20)) MiB" : "\(tenths / 10).\(tenths % 10) GiB"
   }
 
   /// Working memory of one forward for `batch` conditionings of up to `textLength` tokens over `tokens` image
-  /// tokens: the largest of the per-layer temporaries (attention scores, MoE buffers, feed-forward), plus the
-  /// residual stream and its copies. An over-estimate on purpose.
-  static func forwardBytes(config: TransformerConfig, dtype: DType, batch: Int, tokens: Int, textLength: Int) -> Int {
-    let element = dtype.size
+  /// tokens: the largest of the per-layer temporaries (attention scores, MoE buffers, feed-forward, a weight
+  /// dequantized or cast for the matmul), plus the residual stream and its copies. An over-estimate on purpose.
+  static func forwardBytes(model: NucleusTransformer, batch: Int, tokens: Int, textLength: Int) -> Int {
+    let config = model.config
+    let element = model.dtype.size
     let keys = tokens + textLength
     let attentionScores = batch * config.numAttentionHeads * tokens * keys * 4 * 2
     let largestCapacity = (0..<config.numLayers).map { config.capacity(layer: $0, tokens: tokens) }.max() ?? 1
     let moe = config.numExperts * batch * largestCapacity * (2 * config.moeIntermediateDim + 2 * config.innerDim) * element * 2
     let dense = batch * tokens * 3 * config.denseInnerDim * element
     let residual = 12 * batch * tokens * config.innerDim * element
-    return residual + Swift.max(attentionScores, moe, dense)
+    return residual + Swift.max(attentionScores, moe, dense) + weightTransientBytes(model, computeDType: model.dtype)
+  }
+
+  /// The largest dense copy of one weight made during a forward: a quantized weight dequantized (CPU backend), or
+  /// a weight stored narrower than the computation cast up.
+  static func weightTransientBytes(_ module: any Module, computeDType: DType) -> Int {
+    module.parameters().reduce(0) { largest, entry in
+      let parameter = entry.parameter
+      switch parameter.value {
+      case .quantized where QuantizedKernels.dequantizeFirst:
+        return Swift.max(largest, parameter.elementCount * computeDType.size)
+      case .dense(let array) where array.dtype != computeDType:
+        return Swift.max(largest, parameter.elementCount * computeDType.size)
+      default:
+        return largest
+      }
+    }
   }
 
   /// Working memory of one VAE decode, calibrated on the CPU backend (decoding block by block): about 11 KiB per
@@ -39,12 +67,14 @@ enum MemoryBudget {
     return imagePixels * perPixel + latentPixels * latentPixels * 4 * 2
   }
 
-  static func check(needed: Int, what: String, advice: String) throws {
-    let (free, limit) = try available()
-    if needed > free {
-      throw RPCError(
-        .resourceExhausted,
-        "\(what) needs about \(gib(needed)) of memory but only \(gib(free)) are free under the engine's \(gib(limit)) limit; \(advice)")
+  /// Refuses `what` when `needed` bytes do not fit under `limit` (default: MLX's limit) once `freed` bytes of what
+  /// is resident now are released.
+  static func check(needed: Int, freed: Int = 0, limit: Int? = nil, what: String, advice: String) throws {
+    let (free, limit) = try available(limit: limit)
+    let usable = Swift.min(limit, free + freed)
+    if needed > usable {
+      throw ResourceError(
+        "\(what) needs about \(gib(needed)) of memory but only \(gib(usable)) are free under the engine's \(gib(limit)) limit; \(advice)")
     }
   }
 }

@@ -15,7 +15,7 @@ extension EngineService {
       throw RPCError(.invalidArgument, "embedding must be a float tensor [L, D] or [1, L, D] with L ≥ 1, not \(embedding.dtype) \(embedding.shape)")
     }
     let (length, width) = (embedding.shape[0], embedding.shape[1])
-    if let loaded = registry.transformer, width != loaded.model.config.jointAttentionDim {
+    if let loaded = container.snapshot.transformer, width != loaded.model.config.jointAttentionDim {
       throw RPCError(
         .invalidArgument,
         "embedding width \(width) does not match the transformer's joint_attention_dim \(loaded.model.config.jointAttentionDim)")
@@ -32,7 +32,7 @@ extension EngineService {
       mask = real.allSatisfy { $0 } ? nil : flags
     }
     try compute { try eval([embedding] + (mask.map { [$0] } ?? [])) }
-    let handle = registry.add(ModelRegistry.Embedding(embedding: embedding, mask: mask))
+    let handle = container.add(ModelContainer.Embedding(embedding: embedding, mask: mask))
 
     let arena = CArena()
     var response = Nucleus__Engine__V1__ImportEmbeddingResponse()
@@ -55,52 +55,59 @@ extension EngineService {
   func denoise(_ request: [UInt8], _ call: RPCCall) throws -> [UInt8]? {
     let decoded = try unpackMessage(request, "DenoiseRequest", nucleus__engine__v1__denoise_request__unpack)
     let message = decoded.message
-    guard let loaded = registry.transformer else {
-      throw RPCError(.failedPrecondition, "no transformer is loaded: call LoadModel first")
-    }
-    let model = loaded.model
-    let config = model.config
     let (h, w) = (Int(message.grid_height), Int(message.grid_width))
-    let (latents, keepBatchAxis) = try TensorCoding.packedLatents(
-      message.latents, gridHeight: h, gridWidth: w, channels: config.inChannels, what: "this transformer",
-      channelsMeaning: "in_channels = latent channels × \(config.patchSize)×\(config.patchSize) patch, packed")
-    let (tokens, channels) = (latents.shape[0], latents.shape[1])
     let sigma = message.timestep
     guard sigma.isFinite, sigma >= 0, sigma <= 1 else {
       throw RPCError(.invalidArgument, "timestep must be a sigma in [0, 1], not \(sigma)")
     }
+    guard message.n_conditioning > 0 else { throw RPCError(.invalidArgument, "conditioning is empty: give one embedding handle per prediction") }
+    guard message.n_conditioning <= 16 else {
+      throw RPCError(.invalidArgument, "\(message.n_conditioning) conditionings in one call: send at most 16 (one batched forward each)")
+    }
     let handles = (0..<message.n_conditioning).map { message.conditioning[$0] }
-    guard !handles.isEmpty else { throw RPCError(.invalidArgument, "conditioning is empty: give one embedding handle per prediction") }
-    let embeddings = try handles.map { try registry.embedding($0) }
-    for (handle, embedding) in zip(handles, embeddings) where embedding.width != config.jointAttentionDim {
-      throw RPCError(
-        .invalidArgument,
-        "embedding \(handle) is \(embedding.width) wide but the transformer's joint_attention_dim is \(config.jointAttentionDim)")
-    }
-    try MemoryBudget.check(
-      needed: MemoryBudget.forwardBytes(
-        config: config, dtype: model.dtype, batch: handles.count, tokens: tokens,
-        textLength: embeddings.map(\.length).max() ?? 0),
-      what: "a \(h)×\(w)-token forward for \(handles.count) conditioning(s)",
-      advice: "use a smaller image, fewer conditionings per call, or quantize the model")
+    let embeddings = try handles.map { try container.embedding($0) }
 
-    if let text = registry.textEncoder, text.unloadAfterEncode {
-      registry.install(
-        textEncoder: nil,
-        unloadedReason: "the text encoder was unloaded when denoising started (low-memory mode): load it again to encode more prompts")
-      try compute { try Memory.clearCache() }
-    }
-    return try compute {
+    return try container.perform { loaded in
+      guard let transformer = loaded.transformer else {
+        throw RPCError(.failedPrecondition, "no transformer is loaded: call LoadModel first")
+      }
+      let model = transformer.model
+      let config = model.config
+      let (latents, keepBatchAxis) = try TensorCoding.packedLatents(
+        message.latents, gridHeight: h, gridWidth: w, channels: config.inChannels, what: "this transformer",
+        channelsMeaning: "in_channels = latent channels × \(config.patchSize)×\(config.patchSize) patch, packed")
+      let (tokens, channels) = (latents.shape[0], latents.shape[1])
+      for (handle, embedding) in zip(handles, embeddings) where embedding.width != config.jointAttentionDim {
+        throw RPCError(
+          .invalidArgument,
+          "embedding \(handle) is \(embedding.width) wide but the transformer's joint_attention_dim is \(config.jointAttentionDim)")
+      }
+      try MemoryBudget.check(
+        needed: MemoryBudget.forwardBytes(
+          model: model, batch: handles.count, tokens: tokens, textLength: embeddings.map(\.length).max() ?? 0),
+        what: "a \(h)×\(w)-token forward for \(handles.count) conditioning(s)",
+        advice: "use a smaller image, fewer conditionings per call, or quantize the model")
+
+      if let text = loaded.textEncoder, text.unloadAfterEncode {
+        var next = loaded
+        next.textEncoder = nil
+        next.textEncoderUnloadedReason =
+          "the text encoder was unloaded when denoising started (low-memory mode): load it again to encode more prompts"
+        container.install(next)
+        try Memory.clearCache()
+      }
       let started = monotonicSeconds()
       let offset = Swift.max(h / 2, w / 2)
+      let key = ModelContainer.Embedding.ConditioningKey(transformer: transformer.id, ropeOffset: offset)
       var conditionings: [TextConditioning] = []
       for embedding in embeddings {
-        if let cached = embedding.conditionings[offset] {
+        if let cached = embedding.conditionings[key] {
           conditionings.append(cached)
         } else {
           let prepared = try model.prepareText(embedding: embedding.embedding, mask: embedding.mask, gridHeight: h, gridWidth: w)
           try eval(prepared.arrays)
-          embedding.conditionings[offset] = prepared
+          embedding.conditionings = embedding.conditionings.filter { $0.key.transformer == transformer.id }
+          embedding.conditionings[key] = prepared
           conditionings.append(prepared)
         }
       }
@@ -131,7 +138,7 @@ extension EngineService {
     let handles = (0..<decoded.message.n_handles).map { decoded.message.handles[$0] }
     var response = Nucleus__Engine__V1__ReleaseResponse()
     nucleus__engine__v1__release_response__init(&response)
-    response.released = UInt32(registry.release(handles))
+    response.released = UInt32(container.release(handles))
     return packMessage(&response)
   }
 }

@@ -3,30 +3,35 @@ import MLXNN
 
 /// One block's attention: image queries over [image keys ; text keys] (no text queries), grouped-query heads,
 /// per-head RMSNorm on image q/k and text k, RoPE on all three.
-final class NucleusAttention {
-  let toQ, toK, toV, toOut: any LinearLayer
-  let addK, addV: any LinearLayer
+final class NucleusAttention: Module {
+  let toQ, toK, toV, toOut: Linear
+  let addK, addV: Linear
   let normQ, normK, normAddedK: RMSNorm
   let heads, keyValueHeads, headDim: Int
 
-  init(_ scope: WeightScope, config: TransformerConfig, quantization: QuantizationSpec?) throws {
+  init(config: TransformerConfig) {
     let dim = config.innerDim
     heads = config.numAttentionHeads
     keyValueHeads = config.keyValueHeads
     headDim = config.attentionHeadDim
     let kvDim = keyValueHeads * headDim
-    func linear(_ name: String, _ input: Int, _ output: Int) throws -> any LinearLayer {
-      try loadLinear(scope.scope(name), inputDimensions: input, outputDimensions: output, bias: false, quantization: quantization)
-    }
-    toQ = try linear("to_q", dim, dim)
-    toK = try linear("to_k", dim, kvDim)
-    toV = try linear("to_v", dim, kvDim)
-    toOut = try linear("to_out.0", dim, dim)
-    addK = try linear("add_k_proj", dim, kvDim)
-    addV = try linear("add_v_proj", dim, kvDim)
-    normQ = try RMSNorm(scope.scope("norm_q"), dimensions: headDim, eps: 1e-6)
-    normK = try RMSNorm(scope.scope("norm_k"), dimensions: headDim, eps: 1e-6)
-    normAddedK = try RMSNorm(scope.scope("norm_added_k"), dimensions: headDim, eps: 1e-6)
+    toQ = Linear(dim, dim, bias: false)
+    toK = Linear(dim, kvDim, bias: false)
+    toV = Linear(dim, kvDim, bias: false)
+    toOut = Linear(dim, dim, bias: false)
+    addK = Linear(dim, kvDim, bias: false)
+    addV = Linear(dim, kvDim, bias: false)
+    normQ = RMSNorm(dimensions: headDim, eps: 1e-6)
+    normK = RMSNorm(dimensions: headDim, eps: 1e-6)
+    normAddedK = RMSNorm(dimensions: headDim, eps: 1e-6)
+  }
+
+  var items: [(String, ModuleItem)] {
+    [
+      ("to_q", .module(toQ)), ("to_k", .module(toK)), ("to_v", .module(toV)), ("to_out.0", .module(toOut)),
+      ("add_k_proj", .module(addK)), ("add_v_proj", .module(addV)), ("norm_q", .module(normQ)),
+      ("norm_k", .module(normK)), ("norm_added_k", .module(normAddedK)),
+    ]
   }
 
   /// Text keys and values for one conditioning: `context` [1, L, dim] (the block's encoder_proj output) ->

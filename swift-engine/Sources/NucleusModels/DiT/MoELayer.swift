@@ -1,3 +1,4 @@
+import Checkpoints
 import MLX
 import MLXNN
 
@@ -8,18 +9,17 @@ import MLXNN
 /// times route_scale. The routed experts (SwiGLU with silu(first half) · second half) run as one batched matmul over
 /// [E, B·C, D] (every expert has exactly B·C rows); a shared expert runs on every token; the weighted expert
 /// outputs are scatter-added into their token rows. No per-expert loop and no host synchronisation.
-final class NucleusMoELayer {
-  let gate: any LinearLayer
-  let gateUp: ExpertWeights
-  let down: ExpertWeights
+final class NucleusMoELayer: Module {
+  let gate: Linear
+  let gateUp: ExpertLinear
+  let down: ExpertLinear
   let shared: SwiGLUFeedForward
   let experts, inner: Int
   let capacityFactor: Double
   let routeScale: Double
   let useSigmoid: Bool
 
-  init(_ scope: WeightScope, config: TransformerConfig, layer: Int, quantization: QuantizationSpec?,
-       expertQuantization: QuantizationSpec?) throws {
+  init(config: TransformerConfig, layer: Int) {
     let dim = config.innerDim
     experts = config.numExperts
     inner = config.moeIntermediateDim
@@ -27,27 +27,17 @@ final class NucleusMoELayer {
     routeScale = config.routeScale
     useSigmoid = config.useSigmoid
     // The router stays dense: quantizing it could change which tokens the experts pick.
-    gate = try Linear(scope.scope("gate"), inputDimensions: 2 * dim, outputDimensions: experts, bias: false)
-    gateUp = try Self.expertWeights(scope.scope("experts"), "gate_up_proj", [experts, dim, 2 * inner], expertQuantization)
-    down = try Self.expertWeights(scope.scope("experts"), "down_proj", [experts, inner, dim], expertQuantization)
-    shared = try SwiGLUFeedForward(scope.scope("shared_expert"), dimension: dim, inner: inner, quantization: quantization)
+    gate = Linear(2 * dim, experts, bias: false, quantizable: false)
+    gateUp = ExpertLinear(experts: experts, input: dim, output: 2 * inner)
+    down = ExpertLinear(experts: experts, input: inner, output: dim)
+    shared = SwiGLUFeedForward(dimension: dim, inner: inner)
   }
 
-  /// A stacked expert tensor [E, in, out], or its quantized form [E, out, in·bits/32] + scales + biases.
-  static func expertWeights(_ scope: WeightScope, _ name: String, _ shape: [Int], _ spec: QuantizationSpec?) throws
-    -> ExpertWeights
-  {
-    guard scope.contains(name + ".scales") else { return .dense(try scope.take(name, shape: shape)) }
-    guard let spec else {
-      throw MLXError("\(scope.key(name)) is quantized but config.json records no expert quantization")
-    }
-    let (e, input, output) = (shape[0], shape[1], shape[2])
-    return .quantized(
-      QuantizedWeight(
-        weight: try scope.take(name, shape: [e, output, input * spec.bits / 32], dtype: .uint32),
-        scales: try scope.take(name + ".scales", shape: [e, output, input / spec.groupSize]),
-        biases: try scope.take(name + ".biases", shape: [e, output, input / spec.groupSize]),
-        groupSize: spec.groupSize, bits: spec.bits))
+  var items: [(String, ModuleItem)] {
+    [
+      ("gate", .module(gate)), ("experts.gate_up_proj", .module(gateUp)), ("experts.down_proj", .module(down)),
+      ("shared_expert", .module(shared)),
+    ]
   }
 
   /// `modulated` [B, S, D] (what the experts compute on), `normalized` [B, S, D] (what the router sees), temb [B, D].
@@ -56,7 +46,7 @@ final class NucleusMoELayer {
     let dtype = modulated.dtype
     let capacity = Swift.max(1, Int((capacityFactor * Double(s) / Double(experts)).rounded(.up)))
     guard capacity <= s else {
-      throw MLXError("expert capacity \(capacity) exceeds the \(s) image tokens (capacity factor \(capacityFactor))")
+      throw InputError("expert capacity \(capacity) exceeds the \(s) image tokens (capacity factor \(capacityFactor))")
     }
 
     // One matmul over concat(temb, token), as diffusers does: splitting it would round differently in bf16 and
@@ -80,8 +70,8 @@ final class NucleusMoELayer {
     let weights = try flatGating / (sums.take(tokens, axis: 0) + 1e-12) * routeScale
 
     let routed = try modulated.reshaped(b * s, d).take(tokens, axis: 0).reshaped(experts, b * capacity, d)
-    let halves = try gateUp.apply(routed).split(parts: 2, axis: -1)
-    let expertOutput = try down.apply(silu(halves[0]) * halves[1]).reshaped(experts * b * capacity, d)
+    let halves = try gateUp(routed).split(parts: 2, axis: -1)
+    let expertOutput = try down(silu(halves[0]) * halves[1]).reshaped(experts * b * capacity, d)
     let weighted = try (expertOutput.asType(.float32) * weights.asType(.float32).expandedDimensions(axis: 1)).asType(dtype)
 
     let output = try shared(modulated).reshaped(b * s, d)

@@ -4,63 +4,43 @@ import MLXNN
 
 /// NucleusMoEImageTransformer2DModel: packed latents [B, S, in] + timestep + prompt conditionings ->
 /// the model output [B, S, patch²·out] (the negated flow velocity, as diffusers returns it).
-public final class NucleusTransformer: @unchecked Sendable {
+public final class NucleusTransformer: Module, @unchecked Sendable {
   public let config: TransformerConfig
-  /// The dtype activations run in (the weights' floating dtype).
+  /// The dtype activations run in (weights may be stored narrower and are cast as they are used).
   public let dtype: DType
-  let imageIn: any LinearLayer
+  let imageIn: Linear
   let timestepEmbedding: TimestepEmbedding
   let textNorm: RMSNorm
   let blocks: [NucleusTransformerBlock]
-  let normOut: any LinearLayer
-  let projectionOut: any LinearLayer
+  let normOut: Linear
+  let projectionOut: Linear
   private var ropeCache: [String: RotaryTables] = [:]
   private let ropeLock = Lock()
 
-  /// Builds the model from a checkpoint's tensors (release key names). Quantized tensors (`.scales` present) use
-  /// the specs recorded in the config. Every missing, unexpected or misshapen key is reported at once.
-  public init(config: TransformerConfig, weights: WeightStore, dtype: DType) throws {
+  /// The model's layer tree for `config`, with no weights yet (a LoadPlan fills them). The input and output
+  /// projections, the timestep MLP, the final modulation and the routers never quantize; block linears and
+  /// expert stacks may.
+  public init(config: TransformerConfig, dtype: DType) throws {
     try config.validate()
     self.config = config
     self.dtype = dtype
-    let linearSpec = config.quantization?.linear
-    let expertSpec = config.quantization?.experts
-    let root = weights.scope("")
     let dim = config.innerDim
-    imageIn = try loadLinear(
-      root.scope("img_in"), inputDimensions: config.inChannels, outputDimensions: dim, bias: true,
-      quantization: linearSpec)
-    timestepEmbedding = try TimestepEmbedding(root.scope("time_text_embed"), dimension: dim, quantization: linearSpec)
-    textNorm = try RMSNorm(root.scope("txt_norm"), dimensions: config.jointAttentionDim, eps: 1e-6)
-    blocks = try (0..<config.numLayers).map { layer in
-      try NucleusTransformerBlock(
-        root.scope("transformer_blocks.\(layer)"), config: config, layer: layer, quantization: linearSpec,
-        expertQuantization: expertSpec)
-    }
-    normOut = try loadLinear(
-      root.scope("norm_out.linear"), inputDimensions: dim, outputDimensions: 2 * dim, bias: true,
-      quantization: linearSpec)
-    projectionOut = try loadLinear(
-      root.scope("proj_out"), inputDimensions: dim, outputDimensions: config.outputChannels, bias: false,
-      quantization: linearSpec)
-    // The checkpoint carries a text-query norm that the model never uses (there are no text queries).
-    weights.ignore { $0.hasSuffix("attn.norm_added_q.weight") }
-    try weights.finish()
+    imageIn = Linear(config.inChannels, dim, quantizable: false)
+    timestepEmbedding = TimestepEmbedding(dimension: dim)
+    textNorm = RMSNorm(dimensions: config.jointAttentionDim, eps: 1e-6)
+    blocks = (0..<config.numLayers).map { NucleusTransformerBlock(config: config, layer: $0) }
+    normOut = Linear(dim, 2 * dim, quantizable: false)
+    projectionOut = Linear(dim, config.outputChannels, bias: false, quantizable: false)
   }
 
-  /// What to quantize at load: every linear layer of the blocks and the stacked experts; the router, the
-  /// input/output projections, the timestep MLP and the final modulation stay as they are.
-  public static func quantizationPlan(linear: QuantizationSpec?, experts: QuantizationSpec?) -> QuantizationPlan {
-    QuantizationPlan(linear: linear, experts: experts) { key, shape in
-      guard key.hasPrefix("transformer_blocks.") else { return nil }
-      if key.hasSuffix("img_mlp.gate.weight") { return nil }
-      if shape.count == 3 && (key.hasSuffix("experts.gate_up_proj") || key.hasSuffix("experts.down_proj")) {
-        return .experts
-      }
-      if shape.count == 2 && key.hasSuffix(".weight") { return .linear }
-      return nil
-    }
+  public var items: [(String, ModuleItem)] {
+    [
+      ("img_in", .module(imageIn)), ("time_text_embed", .module(timestepEmbedding)), ("txt_norm", .module(textNorm)),
+    ] + numbered("transformer_blocks", blocks) + [("norm_out.linear", .module(normOut)), ("proj_out", .module(projectionOut))]
   }
+
+  /// Checkpoint tensors the model does not use: a text-query norm (there are no text queries).
+  public static func isUnused(_ key: String) -> Bool { key.hasSuffix("attn.norm_added_q.weight") }
 
   /// Prepares a prompt embedding [L, Dtxt] (mask [L] boolean or nil) for an h × w grid: txt_norm, then every
   /// block's encoder projection, text keys (normed, rotated) and values.
@@ -88,9 +68,10 @@ public final class NucleusTransformer: @unchecked Sendable {
   ) throws -> MLXArray {
     let b = latents.shape[0]
     let s = latents.shape[1]
-    guard text.count == b else { throw MLXError("\(text.count) text conditionings for a batch of \(b)") }
+    guard text.count == b else { throw InputError("\(text.count) text conditionings for a batch of \(b)") }
+    guard h > 0, w > 0, h * w == s else { throw InputError("a \(h)×\(w) grid does not hold \(s) tokens") }
     guard text.allSatisfy({ $0.ropeOffset == Swift.max(h / 2, w / 2) }) else {
-      throw MLXError("a text conditioning was prepared for another grid size")
+      throw InputError("a text conditioning was prepared for another grid size: prepare it for \(h)×\(w)")
     }
     let rope = try imageRope(height: h, width: w)
     let batch = try TextBatch(text)

@@ -3,34 +3,33 @@ import MLXNN
 
 /// One single-stream block: modulation (scale1, gate1, scale2, gate2 — no shift), attention, then the dense or
 /// MoE feed-forward; gates are clamped to [−2, 2] and passed through tanh.
-final class NucleusTransformerBlock {
-  let modulation: any LinearLayer
-  let encoderProjection: any LinearLayer
+final class NucleusTransformerBlock: Module {
+  let modulation: Linear
+  let encoderProjection: Linear
   let attention: NucleusAttention
   let dense: SwiGLUFeedForward?
   let moe: NucleusMoELayer?
   let dimension: Int
 
-  init(_ scope: WeightScope, config: TransformerConfig, layer: Int, quantization: QuantizationSpec?,
-       expertQuantization: QuantizationSpec?) throws {
+  init(config: TransformerConfig, layer: Int) {
     dimension = config.innerDim
-    modulation = try loadLinear(
-      scope.scope("img_mod.1"), inputDimensions: dimension, outputDimensions: 4 * dimension, bias: true,
-      quantization: quantization)
-    encoderProjection = try loadLinear(
-      scope.scope("encoder_proj"), inputDimensions: config.jointAttentionDim, outputDimensions: dimension, bias: true,
-      quantization: quantization)
-    attention = try NucleusAttention(scope.scope("attn"), config: config, quantization: quantization)
+    modulation = Linear(dimension, 4 * dimension)
+    encoderProjection = Linear(config.jointAttentionDim, dimension)
+    attention = NucleusAttention(config: config)
     if config.isMoE(layer: layer) {
-      moe = try NucleusMoELayer(
-        scope.scope("img_mlp"), config: config, layer: layer, quantization: quantization,
-        expertQuantization: expertQuantization)
+      moe = NucleusMoELayer(config: config, layer: layer)
       dense = nil
     } else {
-      dense = try SwiGLUFeedForward(
-        scope.scope("img_mlp"), dimension: dimension, inner: config.denseInnerDim, quantization: quantization)
+      dense = SwiGLUFeedForward(dimension: dimension, inner: config.denseInnerDim)
       moe = nil
     }
+  }
+
+  var items: [(String, ModuleItem)] {
+    [
+      ("img_mod.1", .module(modulation)), ("encoder_proj", .module(encoderProjection)), ("attn", .module(attention)),
+      ("img_mlp", .module(moe.map { $0 as any Module } ?? dense!)),
+    ]
   }
 
   /// The timestep-independent text keys/values of this block for one normalised prompt embedding [1, L, Dtxt].

@@ -70,13 +70,15 @@ public struct TransformerConfig: Codable, Sendable, Equatable {
     denseMoeStrategy = try value(.denseMoeStrategy, denseMoeStrategy)
     numExperts = try value(.numExperts, numExperts)
     moeIntermediateDim = try value(.moeIntermediateDim, moeIntermediateDim)
-    // diffusers accepts one factor for every layer or a list with one per layer.
+    // diffusers accepts one factor for every layer or a list with one per layer. An absurd layer count is left for
+    // validate() to refuse, rather than allocated here.
+    let layers = Self.layerRange.contains(numLayers) ? numLayers : 0
     if let list = try? c.decodeIfPresent([Double].self, forKey: .capacityFactors) {
       capacityFactors = list
     } else if let single = try c.decodeIfPresent(Double.self, forKey: .capacityFactors) {
-      capacityFactors = Array(repeating: single, count: numLayers)
+      capacityFactors = Array(repeating: single, count: layers)
     } else {
-      capacityFactors = Array(repeating: 8.0, count: numLayers)
+      capacityFactors = Array(repeating: 8.0, count: layers)
     }
     useSigmoid = try value(.useSigmoid, useSigmoid)
     routeScale = try value(.routeScale, routeScale)
@@ -109,21 +111,66 @@ public struct TransformerConfig: Codable, Sendable, Equatable {
     Swift.max(1, Int((capacityFactors[layer] * Double(tokens) / Double(numExperts)).rounded(.up)))
   }
 
-  /// Checks the relations the model relies on; a bad config is an error naming the field.
+  static let layerRange = 1...1024
+
+  /// Checks every size against sane bounds (with overflow-safe arithmetic) and the relations the model relies on,
+  /// before anything is allocated; a bad config is an error naming the field.
   public func validate() throws {
     func require(_ condition: Bool, _ message: String) throws {
       if !condition { throw CheckpointError("transformer/config.json: \(message)") }
     }
-    try require(patchSize > 0 && inChannels > 0 && numLayers > 0, "patch_size, in_channels and num_layers must be positive")
+    func within(_ value: Int, _ range: ClosedRange<Int>, _ name: String) throws {
+      try require(range.contains(value), "\(name) \(value) is outside \(range.lowerBound)...\(range.upperBound)")
+    }
+    try within(patchSize, 1...16, "patch_size")
+    try within(inChannels, 1...4096, "in_channels")
+    if let outChannels { try within(outChannels, 1...4096, "out_channels") }
+    try within(numLayers, Self.layerRange, "num_layers")
+    try within(attentionHeadDim, 2...1024, "attention_head_dim")
+    try within(numAttentionHeads, 1...1024, "num_attention_heads")
+    try within(keyValueHeads, 1...1024, "num_key_value_heads")
+    try within(jointAttentionDim, 1...65536, "joint_attention_dim")
+    try require(innerDim <= 65536, "num_attention_heads × attention_head_dim = \(innerDim) is more than 65536")
     try require(attentionHeadDim % 2 == 0, "attention_head_dim \(attentionHeadDim) must be even for RoPE")
-    try require(axesDimsRope.count == 3 && axesDimsRope.allSatisfy { $0 % 2 == 0 && $0 > 0 },
+    try require(axesDimsRope.count == 3 && axesDimsRope.allSatisfy { $0 > 0 && $0 <= 1024 && $0 % 2 == 0 },
                 "axes_dims_rope \(axesDimsRope) must be three positive even numbers")
     try require(axesDimsRope.reduce(0, +) == attentionHeadDim,
                 "axes_dims_rope \(axesDimsRope) must sum to attention_head_dim \(attentionHeadDim)")
-    try require(keyValueHeads > 0 && numAttentionHeads % keyValueHeads == 0,
+    try require(numAttentionHeads % keyValueHeads == 0,
                 "num_attention_heads \(numAttentionHeads) must be a multiple of num_key_value_heads \(keyValueHeads)")
+    try require(mlpRatio.isFinite && mlpRatio > 0 && mlpRatio <= 64, "mlp_ratio \(mlpRatio) must be in (0, 64]")
+    try require(denseInnerDim > 0, "mlp_ratio \(mlpRatio) gives no dense feed-forward width")
+    try require(routeScale.isFinite, "route_scale must be a finite number")
+    let moeLayers = (0..<numLayers).filter(isMoE)
+    if !moeLayers.isEmpty {
+      try within(numExperts, 1...4096, "num_experts")
+      try within(moeIntermediateDim, 1...65536, "moe_intermediate_dim")
+    }
     try require(capacityFactors.count >= numLayers,
                 "capacity_factors has \(capacityFactors.count) entries for \(numLayers) layers")
-    try require(numExperts > 0 && moeIntermediateDim > 0, "num_experts and moe_intermediate_dim must be positive")
+    for layer in moeLayers {
+      let factor = capacityFactors[layer]
+      try require(factor.isFinite && factor > 0 && factor <= Double(numExperts),
+                  "capacity_factors[\(layer)] = \(factor) must be in (0, num_experts] for an MoE layer")
+    }
+    try require(parameterEstimate != nil && parameterEstimate! <= 1_000_000_000_000,
+                "the sizes describe more than 10¹² parameters")
+  }
+
+  /// Parameters the config describes (nil on overflow), from the sizes alone.
+  public var parameterEstimate: Int? {
+    let d = innerDim, kv = keyValueHeads * attentionHeadDim
+    var total = inChannels * d + d + 2 * (d * 4 * d) + 5 * d + jointAttentionDim + 2 * d * 2 * d + 2 * d + d * outputChannels
+    let common = 4 * d * d + 4 * d + jointAttentionDim * d + d + 2 * d * d + 4 * kv * d + 4 * attentionHeadDim
+    for layer in 0..<numLayers {
+      let feedForward = isMoE(layer: layer)
+        ? Checked.product([numExperts, 2 * d]).flatMap { router in
+          Checked.product([numExperts, d, 3 * moeIntermediateDim]).map { router + $0 + 3 * d * moeIntermediateDim }
+        }
+        : Checked.product([3, d, denseInnerDim])
+      guard let feedForward, let sum = Checked.add(total, common + feedForward) else { return nil }
+      total = sum
+    }
+    return total
   }
 }

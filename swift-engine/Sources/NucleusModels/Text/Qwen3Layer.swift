@@ -35,32 +35,38 @@ struct TextRotary {
 }
 
 /// One Qwen3 decoder layer: pre-norm attention (q/k per-head RMSNorm before RoPE, grouped KV heads) and a SwiGLU MLP.
-final class Qwen3DecoderLayer {
+final class Qwen3DecoderLayer: Module {
   let inputNorm, postAttentionNorm: RMSNorm
-  let qProj, kProj, vProj, oProj: any LinearLayer
+  let qProj, kProj, vProj, oProj: Linear
   let qNorm, kNorm: RMSNorm
-  let gateProj, upProj, downProj: any LinearLayer
+  let gateProj, upProj, downProj: Linear
   let heads, keyValueHeads, headDim: Int
 
-  init(_ scope: WeightScope, config: TextEncoderConfig, quantization: QuantizationSpec?) throws {
+  init(config: TextEncoderConfig) {
     heads = config.numAttentionHeads
     keyValueHeads = config.numKeyValueHeads
     headDim = config.headDim
     let (d, eps) = (config.hiddenSize, Float(config.rmsNormEps))
-    func linear(_ name: String, _ input: Int, _ output: Int) throws -> any LinearLayer {
-      try loadLinear(scope.scope(name), inputDimensions: input, outputDimensions: output, bias: false, quantization: quantization)
-    }
-    inputNorm = try RMSNorm(scope.scope("input_layernorm"), dimensions: d, eps: eps)
-    postAttentionNorm = try RMSNorm(scope.scope("post_attention_layernorm"), dimensions: d, eps: eps)
-    qProj = try linear("self_attn.q_proj", d, heads * headDim)
-    kProj = try linear("self_attn.k_proj", d, keyValueHeads * headDim)
-    vProj = try linear("self_attn.v_proj", d, keyValueHeads * headDim)
-    oProj = try linear("self_attn.o_proj", heads * headDim, d)
-    qNorm = try RMSNorm(scope.scope("self_attn.q_norm"), dimensions: headDim, eps: eps)
-    kNorm = try RMSNorm(scope.scope("self_attn.k_norm"), dimensions: headDim, eps: eps)
-    gateProj = try linear("mlp.gate_proj", d, config.intermediateSize)
-    upProj = try linear("mlp.up_proj", d, config.intermediateSize)
-    downProj = try linear("mlp.down_proj", config.intermediateSize, d)
+    inputNorm = RMSNorm(dimensions: d, eps: eps)
+    postAttentionNorm = RMSNorm(dimensions: d, eps: eps)
+    qProj = Linear(d, heads * headDim, bias: false)
+    kProj = Linear(d, keyValueHeads * headDim, bias: false)
+    vProj = Linear(d, keyValueHeads * headDim, bias: false)
+    oProj = Linear(heads * headDim, d, bias: false)
+    qNorm = RMSNorm(dimensions: headDim, eps: eps)
+    kNorm = RMSNorm(dimensions: headDim, eps: eps)
+    gateProj = Linear(d, config.intermediateSize, bias: false)
+    upProj = Linear(d, config.intermediateSize, bias: false)
+    downProj = Linear(config.intermediateSize, d, bias: false)
+  }
+
+  var items: [(String, ModuleItem)] {
+    [
+      ("input_layernorm", .module(inputNorm)), ("post_attention_layernorm", .module(postAttentionNorm)),
+      ("self_attn.q_proj", .module(qProj)), ("self_attn.k_proj", .module(kProj)), ("self_attn.v_proj", .module(vProj)),
+      ("self_attn.o_proj", .module(oProj)), ("self_attn.q_norm", .module(qNorm)), ("self_attn.k_norm", .module(kNorm)),
+      ("mlp.gate_proj", .module(gateProj)), ("mlp.up_proj", .module(upProj)), ("mlp.down_proj", .module(downProj)),
+    ]
   }
 
   /// x [1, L, D]; mask [1, 1, L, L] boolean (causal and key padding).

@@ -57,7 +57,7 @@ public struct TextEncoderConfig: Decodable, Sendable, Equatable {
     numHiddenLayers = try text.decodeIfPresent(Int.self, forKey: .numHiddenLayers) ?? numHiddenLayers
     numAttentionHeads = try text.decodeIfPresent(Int.self, forKey: .numAttentionHeads) ?? numAttentionHeads
     numKeyValueHeads = try text.decodeIfPresent(Int.self, forKey: .numKeyValueHeads) ?? numKeyValueHeads
-    headDim = try text.decodeIfPresent(Int.self, forKey: .headDim) ?? hiddenSize / numAttentionHeads
+    headDim = try text.decodeIfPresent(Int.self, forKey: .headDim) ?? (numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0)
     rmsNormEps = try text.decodeIfPresent(Double.self, forKey: .rmsNormEps) ?? rmsNormEps
     ropeTheta = try text.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)?.rope_theta
       ?? text.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? ropeTheta
@@ -76,12 +76,25 @@ public struct TextEncoderConfig: Decodable, Sendable, Equatable {
     return resolved
   }
 
+  /// Checks every size against sane bounds before anything is allocated.
   public func validate() throws {
     func require(_ condition: Bool, _ message: String) throws {
       if !condition { throw CheckpointError("text_encoder/config.json: \(message)") }
     }
+    func within(_ value: Int, _ range: ClosedRange<Int>, _ name: String) throws {
+      try require(range.contains(value), "\(name) \(value) is outside \(range.lowerBound)...\(range.upperBound)")
+    }
+    try within(vocabSize, 1...(1 << 22), "vocab_size")
+    try within(hiddenSize, 1...65536, "hidden_size")
+    try within(intermediateSize, 1...(1 << 18), "intermediate_size")
+    try within(numHiddenLayers, 1...1024, "num_hidden_layers")
+    try within(numAttentionHeads, 1...1024, "num_attention_heads")
+    try within(numKeyValueHeads, 1...1024, "num_key_value_heads")
+    try within(headDim, 2...1024, "head_dim")
     try require(numAttentionHeads % numKeyValueHeads == 0, "num_attention_heads must be a multiple of num_key_value_heads")
     try require(headDim % 2 == 0, "head_dim must be even for RoPE")
-    try require(vocabSize > 0 && hiddenSize > 0 && numHiddenLayers > 0, "sizes must be positive")
+    try require(rmsNormEps.isFinite && rmsNormEps >= 0, "rms_norm_eps must be a finite number ≥ 0")
+    try require(ropeTheta.isFinite && ropeTheta > 0, "rope_theta must be a positive number")
+    try require(maxPositionEmbeddings > 0, "max_position_embeddings must be positive")
   }
 }

@@ -1,36 +1,50 @@
 import MLX
 import MLXNN
 
+/// A 3×3 (or 1×1) causal 3-D convolution of the checkpoint applied to one frame, as a 2-D convolution.
+func causalConvolution(_ input: Int, _ output: Int, kernel: Int) -> Conv2d {
+  Conv2d(
+    inputChannels: input, outputChannels: output, kernelSize: kernel, padding: kernel / 2,
+    layout: .causalConvolution(temporalKernel: kernel))
+}
+
 /// RMS norm over the channel axis (NHWC: the last): x / max(‖x‖₂, 1e-12) · √C · γ, normalised in float32.
-final class ChannelRMSNorm {
-  let gamma: MLXArray
+/// The checkpoint stores γ as [C, 1, 1, 1] (3-D blocks) or [C, 1, 1] (the attention block).
+final class ChannelRMSNorm: Module {
+  let gamma: Parameter
   let scale: Double
 
-  init(_ scope: WeightScope, channels: Int) throws {
-    gamma = try scope.take("gamma", shape: [channels])
+  init(channels: Int, storedRank: Int) {
+    gamma = Parameter([channels], layout: .reshaped(from: [channels] + Array(repeating: 1, count: storedRank - 1)))
     scale = Double(channels).squareRoot()
   }
+
+  var items: [(String, ModuleItem)] { [("gamma", .parameter(gamma))] }
 
   func callAsFunction(_ x: MLXArray) throws -> MLXArray {
     let wide = try x.asType(.float32)
     let norm = try maximum(l2Norm(wide, axes: [-1], keepDims: true), MLXArray.scalar(1e-12))
-    return try (wide / norm).asType(x.dtype) * scale * gamma
+    return try (wide / norm).asType(x.dtype) * scale * gamma.dense(as: x.dtype)
   }
 }
 
 /// shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x)))))); the shortcut is a 1×1 conv when channels change.
-final class VAEResidualBlock {
+final class VAEResidualBlock: Module {
   let norm1, norm2: ChannelRMSNorm
   let conv1, conv2: Conv2d
   let shortcut: Conv2d?
 
-  init(_ scope: WeightScope, input: Int, output: Int) throws {
-    norm1 = try ChannelRMSNorm(scope.scope("norm1"), channels: input)
-    conv1 = try Conv2d(scope.scope("conv1"), inputChannels: input, outputChannels: output, kernelSize: 3, padding: 1)
-    norm2 = try ChannelRMSNorm(scope.scope("norm2"), channels: output)
-    conv2 = try Conv2d(scope.scope("conv2"), inputChannels: output, outputChannels: output, kernelSize: 3, padding: 1)
-    shortcut = input == output
-      ? nil : try Conv2d(scope.scope("conv_shortcut"), inputChannels: input, outputChannels: output, kernelSize: 1)
+  init(input: Int, output: Int) {
+    norm1 = ChannelRMSNorm(channels: input, storedRank: 4)
+    conv1 = causalConvolution(input, output, kernel: 3)
+    norm2 = ChannelRMSNorm(channels: output, storedRank: 4)
+    conv2 = causalConvolution(output, output, kernel: 3)
+    shortcut = input == output ? nil : causalConvolution(input, output, kernel: 1)
+  }
+
+  var items: [(String, ModuleItem)] {
+    [("norm1", .module(norm1)), ("conv1", .module(conv1)), ("norm2", .module(norm2)), ("conv2", .module(conv2))]
+      + (shortcut.map { [("conv_shortcut", .module($0))] } ?? [])
   }
 
   func callAsFunction(_ x: MLXArray) throws -> MLXArray {
@@ -41,17 +55,19 @@ final class VAEResidualBlock {
 }
 
 /// Single-head self-attention over all pixels of the image, with q, k, v from one 1×1 conv.
-final class VAEAttentionBlock {
+final class VAEAttentionBlock: Module {
   let norm: ChannelRMSNorm
   let qkv, projection: Conv2d
   let channels: Int
 
-  init(_ scope: WeightScope, channels: Int) throws {
+  init(channels: Int) {
     self.channels = channels
-    norm = try ChannelRMSNorm(scope.scope("norm"), channels: channels)
-    qkv = try Conv2d(scope.scope("to_qkv"), inputChannels: channels, outputChannels: 3 * channels, kernelSize: 1)
-    projection = try Conv2d(scope.scope("proj"), inputChannels: channels, outputChannels: channels, kernelSize: 1)
+    norm = ChannelRMSNorm(channels: channels, storedRank: 3)
+    qkv = Conv2d(inputChannels: channels, outputChannels: 3 * channels, kernelSize: 1)
+    projection = Conv2d(inputChannels: channels, outputChannels: channels, kernelSize: 1)
   }
+
+  var items: [(String, ModuleItem)] { [("norm", .module(norm)), ("to_qkv", .module(qkv)), ("proj", .module(projection))] }
 
   func callAsFunction(_ x: MLXArray) throws -> MLXArray {
     let (b, h, w) = (x.shape[0], x.shape[1], x.shape[2])
@@ -63,12 +79,14 @@ final class VAEAttentionBlock {
 }
 
 /// Nearest-neighbour 2× upsampling (in float32, as diffusers does) and a 3×3 conv that halves the channels.
-final class VAEUpsample {
+final class VAEUpsample: Module {
   let conv: Conv2d
 
-  init(_ scope: WeightScope, channels: Int) throws {
-    conv = try Conv2d(scope.scope("resample.1"), inputChannels: channels, outputChannels: channels / 2, kernelSize: 3, padding: 1)
+  init(channels: Int) {
+    conv = Conv2d(inputChannels: channels, outputChannels: channels / 2, kernelSize: 3, padding: 1)
   }
+
+  var items: [(String, ModuleItem)] { [("resample.1", .module(conv))] }
 
   func callAsFunction(_ x: MLXArray) throws -> MLXArray {
     try conv(upsampleNearest2x(x.asType(.float32)).asType(x.dtype))

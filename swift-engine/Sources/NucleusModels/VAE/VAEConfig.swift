@@ -53,13 +53,21 @@ public struct VAEConfig: Codable, Sendable, Equatable {
   /// Decoder channel ladder: base · [dim_mult.last] + base · dim_mult reversed.
   public var decoderDims: [Int] { ([dimMult.last!] + dimMult.reversed()).map { baseDim * $0 } }
 
+  /// Checks every size against sane bounds before anything is allocated.
   public func validate() throws {
     func require(_ condition: Bool, _ message: String) throws {
       if !condition { throw CheckpointError("vae/config.json: \(message)") }
     }
-    try require(!dimMult.isEmpty && dimMult.allSatisfy { $0 > 0 }, "dim_mult must list positive multipliers")
+    try require((1...4096).contains(baseDim), "base_dim \(baseDim) is outside 1...4096")
+    try require((1...1024).contains(zDim), "z_dim \(zDim) is outside 1...1024")
+    try require((0...64).contains(numResBlocks), "num_res_blocks \(numResBlocks) is outside 0...64")
+    try require((1...16).contains(inputChannels), "input_channels \(inputChannels) is outside 1...16")
+    try require((1...8).contains(dimMult.count) && dimMult.allSatisfy { (1...64).contains($0) },
+                "dim_mult must list 1 to 8 multipliers from 1 to 64")
     try require(temperalDownsample.count == dimMult.count - 1, "temperal_downsample needs \(dimMult.count - 1) entries")
+    try require(decoderDims.allSatisfy { $0 % 2 == 0 } || dimMult.count == 1, "base_dim × dim_mult must be even")
     try require(latentsMean.count == zDim && latentsStd.count == zDim, "latents_mean and latents_std need z_dim = \(zDim) entries")
-    try require(latentsStd.allSatisfy { $0 != 0 }, "latents_std must not contain 0")
+    try require(latentsStd.allSatisfy { $0 != 0 && $0.isFinite } && latentsMean.allSatisfy(\.isFinite),
+                "latents_std must be finite and non-zero, latents_mean finite")
   }
 }

@@ -2,62 +2,60 @@ import Checkpoints
 import MLX
 import MLXNN
 
-/// The decoder half of AutoencoderKLQwenImage for single images, as 2-D convolutions (see VAEWeights):
+/// The decoder half of AutoencoderKLQwenImage for single images, as 2-D convolutions:
 /// packed latents -> de-normalised latents -> post_quant_conv -> conv_in -> mid (res, attention, res) ->
 /// up blocks (res × (num_res_blocks + 1), then ×2 upsampling except the last) -> norm, SiLU, conv_out -> clamp.
-public final class VAEDecoder: @unchecked Sendable {
+/// Only `decoder.*` and `post_quant_conv.*` are read; the encoder, `quant_conv` and the temporal `time_conv`s never
+/// are (single images). Checkpoint layouts are fixed per layer (see `CheckpointLayout`): causal 3-D convolutions
+/// keep their last temporal slice, norm scales drop their unit axes.
+public final class VAEDecoder: Module, @unchecked Sendable {
   public let config: VAEConfig
   public let dtype: DType
   let postQuantConv: Conv2d
   let convIn: Conv2d
   let midResidual0, midResidual1: VAEResidualBlock
   let midAttention: VAEAttentionBlock
-  let upBlocks: [(residuals: [VAEResidualBlock], upsample: VAEUpsample?)]
+  let upBlocks: [VAEUpBlock]
   let normOut: ChannelRMSNorm
   let convOut: Conv2d
   let inverseStd: MLXArray
   let mean: MLXArray
 
-  /// Builds the decoder from the checkpoint's tensors as stored (they are sanitised here).
-  public init(config: VAEConfig, arrays: [String: MLXArray], dtype: DType) throws {
+  /// The decoder's layer tree for `config`, computing in `dtype` (no weights yet).
+  public init(config: VAEConfig, dtype: DType) throws {
     try config.validate()
     self.config = config
     self.dtype = dtype
-    let sanitized = try VAEWeights.sanitize(arrays)
-    try eval(Array(sanitized.values))  // materialise the re-laid-out weights once, not on every decode
-    let weights = WeightStore(sanitized, computeDType: dtype)
-    let root = weights.scope("")
     let z = config.zDim
     let dims = config.decoderDims
-    postQuantConv = try Conv2d(root.scope("post_quant_conv"), inputChannels: z, outputChannels: z, kernelSize: 1)
-    let decoder = root.scope("decoder")
-    convIn = try Conv2d(decoder.scope("conv_in"), inputChannels: z, outputChannels: dims[0], kernelSize: 3, padding: 1)
-    midResidual0 = try VAEResidualBlock(decoder.scope("mid_block.resnets.0"), input: dims[0], output: dims[0])
-    midAttention = try VAEAttentionBlock(decoder.scope("mid_block.attentions.0"), channels: dims[0])
-    midResidual1 = try VAEResidualBlock(decoder.scope("mid_block.resnets.1"), input: dims[0], output: dims[0])
-
-    var blocks: [(residuals: [VAEResidualBlock], upsample: VAEUpsample?)] = []
-    for index in 0..<(dims.count - 1) {
-      let scope = decoder.scope("up_blocks.\(index)")
-      var input = index > 0 ? dims[index] / 2 : dims[index]
-      let output = dims[index + 1]
-      var residuals: [VAEResidualBlock] = []
-      for residual in 0...config.numResBlocks {
-        residuals.append(try VAEResidualBlock(scope.scope("resnets.\(residual)"), input: input, output: output))
-        input = output
-      }
-      let upsample = index == config.dimMult.count - 1 ? nil : try VAEUpsample(scope.scope("upsamplers.0"), channels: output)
-      blocks.append((residuals, upsample))
+    postQuantConv = causalConvolution(z, z, kernel: 1)
+    convIn = causalConvolution(z, dims[0], kernel: 3)
+    midResidual0 = VAEResidualBlock(input: dims[0], output: dims[0])
+    midAttention = VAEAttentionBlock(channels: dims[0])
+    midResidual1 = VAEResidualBlock(input: dims[0], output: dims[0])
+    upBlocks = (0..<(dims.count - 1)).map { index in
+      VAEUpBlock(
+        input: index > 0 ? dims[index] / 2 : dims[index], output: dims[index + 1], residuals: config.numResBlocks + 1,
+        upsample: index != config.dimMult.count - 1)
     }
-    upBlocks = blocks
-    normOut = try ChannelRMSNorm(decoder.scope("norm_out"), channels: dims.last!)
-    convOut = try Conv2d(
-      decoder.scope("conv_out"), inputChannels: dims.last!, outputChannels: config.inputChannels, kernelSize: 3, padding: 1)
-    try weights.finish()
-
+    normOut = ChannelRMSNorm(channels: dims.last!, storedRank: 4)
+    convOut = causalConvolution(dims.last!, config.inputChannels, kernel: 3)
     // The pipeline de-normalises as latents / (1 / std) + mean, with 1 / std rounded to the VAE dtype.
     inverseStd = try MLXArray(config.latentsStd.map { Float(1 / $0) }, [z]).asType(dtype)
     mean = try MLXArray(config.latentsMean.map(Float.init), [z]).asType(dtype)
+  }
+
+  public var items: [(String, ModuleItem)] {
+    [
+      ("post_quant_conv", .module(postQuantConv)), ("decoder.conv_in", .module(convIn)),
+      ("decoder.mid_block.resnets.0", .module(midResidual0)), ("decoder.mid_block.attentions.0", .module(midAttention)),
+      ("decoder.mid_block.resnets.1", .module(midResidual1)),
+    ] + numbered("decoder.up_blocks", upBlocks) + [("decoder.norm_out", .module(normOut)), ("decoder.conv_out", .module(convOut))]
+  }
+
+  /// Keys the 2-D decoder does not read.
+  public static func isUnused(_ key: String) -> Bool {
+    !(key.hasPrefix("decoder.") || key.hasPrefix("post_quant_conv.")) || key.contains(".time_conv.")
   }
 
   /// Packed latents [B, h·w, z·4] (channel index c·4 + dy·2 + dx, as diffusers packs them) -> NHWC [B, 2h, 2w, z].
@@ -99,5 +97,20 @@ public final class VAEDecoder: @unchecked Sendable {
     let tie = try equal(down - x, MLXArray.scalar(0.5, dtype: x.dtype))
     let odd = try notEqual(down / 2, floor(down / 2))
     return try which(logicalAnd(tie, odd), down - 1, down)
+  }
+}
+
+/// One up block: residual blocks, then (except the last block) a 2× upsampler.
+final class VAEUpBlock: Module {
+  let residuals: [VAEResidualBlock]
+  let upsample: VAEUpsample?
+
+  init(input: Int, output: Int, residuals count: Int, upsample: Bool) {
+    residuals = (0..<count).map { VAEResidualBlock(input: $0 == 0 ? input : output, output: output) }
+    self.upsample = upsample ? VAEUpsample(channels: output) : nil
+  }
+
+  var items: [(String, ModuleItem)] {
+    numbered("resnets", residuals) + (upsample.map { [("upsamplers.0", .module($0))] } ?? [])
   }
 }

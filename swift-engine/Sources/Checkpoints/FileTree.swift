@@ -1,0 +1,52 @@
+/// Copies of model files that cost no disk where possible: hard links (following the Hugging Face cache's links
+/// to its blobs), else byte copies that keep zero blocks as holes.
+public enum FileTree {
+  /// Recreates `source` (a file or a folder tree) at `target`, which must not exist.
+  public static func linkOrCopy(from source: String, to target: String) throws {
+    if FileBytes.isDirectory(source) {
+      guard mkdir(target, 0o755) == 0 else { throw failure("cannot create", target) }
+      for name in try FileBytes.listDirectory(source) {
+        try linkOrCopy(from: source + "/" + name, to: target + "/" + name)
+      }
+      return
+    }
+    guard let size = try FileBytes.regularFileSize(source) else { throw CheckpointError("\(source) does not exist", kind: .notFound) }
+    if linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW) == 0 { return }
+    try copy(source, size: size, to: target)
+  }
+
+  static func copy(_ source: String, size: Int, to target: String, blockBytes: Int = 8 << 20) throws {
+    let input = try FileBytes.openRegular(source)
+    defer { close(input) }
+    let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+    guard output >= 0 else { throw failure("cannot create", target) }
+    defer { close(output) }
+    guard ftruncate(output, off_t(size)) == 0 else { throw failure("cannot size", target) }
+    var buffer = [UInt8](repeating: 0, count: blockBytes)
+    var offset = 0
+    while offset < size {
+      let count = Swift.min(blockBytes, size - offset)
+      let got = buffer.withUnsafeMutableBytes { pread(input, $0.baseAddress!, count, off_t(offset)) }
+      if got < 0 && errno == EINTR { continue }
+      guard got > 0 else { throw failure("cannot read", source) }
+      let block = buffer.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0..<got]) }
+      if block.contains(where: { $0 != 0 }) {
+        var written = 0
+        while written < got {
+          let n = pwrite(output, block.baseAddress! + written, got - written, off_t(offset + written))
+          if n < 0 && errno == EINTR { continue }
+          guard n > 0 else { throw failure("cannot write", target) }
+          written += n
+        }
+      }
+      offset += got
+    }
+  }
+
+  static func failure(_ what: String, _ path: String) -> CheckpointError {
+    let full = errno == ENOSPC || errno == EDQUOT || errno == EFBIG
+    return CheckpointError(
+      "\(what) \(path): \(String(cString: strerror(errno)))\(full ? " (free some disk space, or write elsewhere)" : "")",
+      kind: full ? .resourceExhausted : .invalidInput)
+  }
+}
