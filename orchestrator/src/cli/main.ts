@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Command } from "commander";
 
 import { packageRoot } from "../engine/locate.js";
+import { registerConvert } from "./convert.js";
 import { registerDoctor } from "./doctor.js";
 import { registerEncode } from "./encode.js";
 import { registerGenerate } from "./generate.js";
@@ -19,6 +20,7 @@ const program = new Command()
 registerDoctor(program);
 registerGenerate(program);
 registerEncode(program);
+registerConvert(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`nucleus-image: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,16 +1,21 @@
 import * as grpc from "@grpc/grpc-js";
 
 import {
+  type ConvertProgress,
+  type ConvertSummary,
   type DenoiseResponse,
   type EmbeddingHandle,
   EngineService,
   GetInfoRequest,
   type GetInfoResponse,
   type HealthResponse,
+  type InspectModelResponse,
   LoadOptions,
   type LoadProgress,
   type ModelSummary,
+  Quantization,
   type Tensor,
+  type UnloadResponse,
 } from "../generated/nucleus/engine/v1/engine.js";
 import { EngineCallError } from "./errors.js";
 
@@ -158,6 +163,40 @@ export class EngineClient {
 
   async release(handles: number[], options?: CallOptions): Promise<number> {
     return (await this.unary("release", { handles }, options)).released;
+  }
+
+  /** Drops loaded components (all when `components` is empty). */
+  unload(components: string[] = [], options?: CallOptions): Promise<UnloadResponse> {
+    return this.unary("unload", { components }, options);
+  }
+
+  /** Components, sizes and the memory each way of loading needs, from the folder's headers (nothing is loaded). */
+  inspectModel(
+    modelDir: string, options: Partial<LoadOptions> = {}, size: { width?: number; height?: number } = {}, callOptions?: CallOptions,
+  ): Promise<InspectModelResponse> {
+    return this.unary(
+      "inspectModel", { modelDir, options: LoadOptions.fromPartial(options), width: size.width ?? 0, height: size.height ?? 0 }, callOptions,
+    );
+  }
+
+  /** Writes a pre-quantized copy of a model folder; `onProgress` sees every progress event; resolves with the summary. */
+  async convertModel(
+    request: { sourceDir: string; targetDir: string; bits: number; textBits?: number; groupSize?: number; overwrite?: boolean },
+    onProgress?: (progress: ConvertProgress) => void,
+    callOptions?: CallOptions,
+  ): Promise<ConvertSummary> {
+    const spec = (bits: number | undefined) => (bits ? Quantization.fromPartial({ bits, groupSize: request.groupSize ?? 0 }) : undefined);
+    const message = {
+      sourceDir: request.sourceDir, targetDir: request.targetDir, transformer: spec(request.bits), experts: spec(request.bits),
+      textEncoder: spec(request.textBits), overwrite: request.overwrite ?? false,
+    };
+    let summary: ConvertSummary | undefined;
+    for await (const event of this.stream("convertModel", message, callOptions)) {
+      if (event.progress) onProgress?.(event.progress);
+      if (event.summary) summary = event.summary;
+    }
+    if (!summary) throw new Error("ConvertModel ended without a summary");
+    return summary;
   }
 
   /** Waits until the channel is connected, or rejects after `timeoutMs`. */

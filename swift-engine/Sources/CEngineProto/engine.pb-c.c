@@ -1312,6 +1312,501 @@ void   nucleus__engine__v1__release_response__free_unpacked
   assert(message->base.descriptor == &nucleus__engine__v1__release_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   nucleus__engine__v1__unload_request__init
+                     (Nucleus__Engine__V1__UnloadRequest         *message)
+{
+  static const Nucleus__Engine__V1__UnloadRequest init_value = NUCLEUS__ENGINE__V1__UNLOAD_REQUEST__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__unload_request__get_packed_size
+                     (const Nucleus__Engine__V1__UnloadRequest *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__unload_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__unload_request__pack
+                     (const Nucleus__Engine__V1__UnloadRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__unload_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__unload_request__pack_to_buffer
+                     (const Nucleus__Engine__V1__UnloadRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__unload_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__UnloadRequest *
+       nucleus__engine__v1__unload_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__UnloadRequest *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__unload_request__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__unload_request__free_unpacked
+                     (Nucleus__Engine__V1__UnloadRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__unload_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nucleus__engine__v1__unload_response__init
+                     (Nucleus__Engine__V1__UnloadResponse         *message)
+{
+  static const Nucleus__Engine__V1__UnloadResponse init_value = NUCLEUS__ENGINE__V1__UNLOAD_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__unload_response__get_packed_size
+                     (const Nucleus__Engine__V1__UnloadResponse *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__unload_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__unload_response__pack
+                     (const Nucleus__Engine__V1__UnloadResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__unload_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__unload_response__pack_to_buffer
+                     (const Nucleus__Engine__V1__UnloadResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__unload_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__UnloadResponse *
+       nucleus__engine__v1__unload_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__UnloadResponse *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__unload_response__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__unload_response__free_unpacked
+                     (Nucleus__Engine__V1__UnloadResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__unload_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nucleus__engine__v1__inspect_model_request__init
+                     (Nucleus__Engine__V1__InspectModelRequest         *message)
+{
+  static const Nucleus__Engine__V1__InspectModelRequest init_value = NUCLEUS__ENGINE__V1__INSPECT_MODEL_REQUEST__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__inspect_model_request__get_packed_size
+                     (const Nucleus__Engine__V1__InspectModelRequest *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__inspect_model_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__inspect_model_request__pack
+                     (const Nucleus__Engine__V1__InspectModelRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__inspect_model_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__inspect_model_request__pack_to_buffer
+                     (const Nucleus__Engine__V1__InspectModelRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__inspect_model_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__InspectModelRequest *
+       nucleus__engine__v1__inspect_model_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__InspectModelRequest *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__inspect_model_request__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__inspect_model_request__free_unpacked
+                     (Nucleus__Engine__V1__InspectModelRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__inspect_model_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nucleus__engine__v1__component_estimate__init
+                     (Nucleus__Engine__V1__ComponentEstimate         *message)
+{
+  static const Nucleus__Engine__V1__ComponentEstimate init_value = NUCLEUS__ENGINE__V1__COMPONENT_ESTIMATE__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__component_estimate__get_packed_size
+                     (const Nucleus__Engine__V1__ComponentEstimate *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__component_estimate__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__component_estimate__pack
+                     (const Nucleus__Engine__V1__ComponentEstimate *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__component_estimate__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__component_estimate__pack_to_buffer
+                     (const Nucleus__Engine__V1__ComponentEstimate *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__component_estimate__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__ComponentEstimate *
+       nucleus__engine__v1__component_estimate__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__ComponentEstimate *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__component_estimate__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__component_estimate__free_unpacked
+                     (Nucleus__Engine__V1__ComponentEstimate *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__component_estimate__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nucleus__engine__v1__memory_plan__init
+                     (Nucleus__Engine__V1__MemoryPlan         *message)
+{
+  static const Nucleus__Engine__V1__MemoryPlan init_value = NUCLEUS__ENGINE__V1__MEMORY_PLAN__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__memory_plan__get_packed_size
+                     (const Nucleus__Engine__V1__MemoryPlan *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__memory_plan__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__memory_plan__pack
+                     (const Nucleus__Engine__V1__MemoryPlan *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__memory_plan__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__memory_plan__pack_to_buffer
+                     (const Nucleus__Engine__V1__MemoryPlan *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__memory_plan__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__MemoryPlan *
+       nucleus__engine__v1__memory_plan__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__MemoryPlan *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__memory_plan__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__memory_plan__free_unpacked
+                     (Nucleus__Engine__V1__MemoryPlan *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__memory_plan__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nucleus__engine__v1__inspect_model_response__init
+                     (Nucleus__Engine__V1__InspectModelResponse         *message)
+{
+  static const Nucleus__Engine__V1__InspectModelResponse init_value = NUCLEUS__ENGINE__V1__INSPECT_MODEL_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__inspect_model_response__get_packed_size
+                     (const Nucleus__Engine__V1__InspectModelResponse *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__inspect_model_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__inspect_model_response__pack
+                     (const Nucleus__Engine__V1__InspectModelResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__inspect_model_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__inspect_model_response__pack_to_buffer
+                     (const Nucleus__Engine__V1__InspectModelResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__inspect_model_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__InspectModelResponse *
+       nucleus__engine__v1__inspect_model_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__InspectModelResponse *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__inspect_model_response__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__inspect_model_response__free_unpacked
+                     (Nucleus__Engine__V1__InspectModelResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__inspect_model_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nucleus__engine__v1__convert_model_request__init
+                     (Nucleus__Engine__V1__ConvertModelRequest         *message)
+{
+  static const Nucleus__Engine__V1__ConvertModelRequest init_value = NUCLEUS__ENGINE__V1__CONVERT_MODEL_REQUEST__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__convert_model_request__get_packed_size
+                     (const Nucleus__Engine__V1__ConvertModelRequest *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_model_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__convert_model_request__pack
+                     (const Nucleus__Engine__V1__ConvertModelRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_model_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__convert_model_request__pack_to_buffer
+                     (const Nucleus__Engine__V1__ConvertModelRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_model_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__ConvertModelRequest *
+       nucleus__engine__v1__convert_model_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__ConvertModelRequest *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__convert_model_request__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__convert_model_request__free_unpacked
+                     (Nucleus__Engine__V1__ConvertModelRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_model_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nucleus__engine__v1__convert_progress__init
+                     (Nucleus__Engine__V1__ConvertProgress         *message)
+{
+  static const Nucleus__Engine__V1__ConvertProgress init_value = NUCLEUS__ENGINE__V1__CONVERT_PROGRESS__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__convert_progress__get_packed_size
+                     (const Nucleus__Engine__V1__ConvertProgress *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_progress__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__convert_progress__pack
+                     (const Nucleus__Engine__V1__ConvertProgress *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_progress__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__convert_progress__pack_to_buffer
+                     (const Nucleus__Engine__V1__ConvertProgress *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_progress__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__ConvertProgress *
+       nucleus__engine__v1__convert_progress__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__ConvertProgress *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__convert_progress__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__convert_progress__free_unpacked
+                     (Nucleus__Engine__V1__ConvertProgress *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_progress__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nucleus__engine__v1__converted_component__init
+                     (Nucleus__Engine__V1__ConvertedComponent         *message)
+{
+  static const Nucleus__Engine__V1__ConvertedComponent init_value = NUCLEUS__ENGINE__V1__CONVERTED_COMPONENT__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__converted_component__get_packed_size
+                     (const Nucleus__Engine__V1__ConvertedComponent *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__converted_component__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__converted_component__pack
+                     (const Nucleus__Engine__V1__ConvertedComponent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__converted_component__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__converted_component__pack_to_buffer
+                     (const Nucleus__Engine__V1__ConvertedComponent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__converted_component__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__ConvertedComponent *
+       nucleus__engine__v1__converted_component__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__ConvertedComponent *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__converted_component__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__converted_component__free_unpacked
+                     (Nucleus__Engine__V1__ConvertedComponent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__converted_component__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nucleus__engine__v1__convert_summary__init
+                     (Nucleus__Engine__V1__ConvertSummary         *message)
+{
+  static const Nucleus__Engine__V1__ConvertSummary init_value = NUCLEUS__ENGINE__V1__CONVERT_SUMMARY__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__convert_summary__get_packed_size
+                     (const Nucleus__Engine__V1__ConvertSummary *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_summary__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__convert_summary__pack
+                     (const Nucleus__Engine__V1__ConvertSummary *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_summary__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__convert_summary__pack_to_buffer
+                     (const Nucleus__Engine__V1__ConvertSummary *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_summary__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__ConvertSummary *
+       nucleus__engine__v1__convert_summary__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__ConvertSummary *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__convert_summary__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__convert_summary__free_unpacked
+                     (Nucleus__Engine__V1__ConvertSummary *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_summary__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nucleus__engine__v1__convert_model_event__init
+                     (Nucleus__Engine__V1__ConvertModelEvent         *message)
+{
+  static const Nucleus__Engine__V1__ConvertModelEvent init_value = NUCLEUS__ENGINE__V1__CONVERT_MODEL_EVENT__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__convert_model_event__get_packed_size
+                     (const Nucleus__Engine__V1__ConvertModelEvent *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_model_event__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__convert_model_event__pack
+                     (const Nucleus__Engine__V1__ConvertModelEvent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_model_event__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__convert_model_event__pack_to_buffer
+                     (const Nucleus__Engine__V1__ConvertModelEvent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_model_event__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__ConvertModelEvent *
+       nucleus__engine__v1__convert_model_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__ConvertModelEvent *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__convert_model_event__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__convert_model_event__free_unpacked
+                     (Nucleus__Engine__V1__ConvertModelEvent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__convert_model_event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor nucleus__engine__v1__tensor__field_descriptors[3] =
 {
   {
@@ -1722,7 +2217,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__benchmark__descriptor =
   (ProtobufCMessageInit) nucleus__engine__v1__benchmark__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nucleus__engine__v1__component_info__field_descriptors[6] =
+static const ProtobufCFieldDescriptor nucleus__engine__v1__component_info__field_descriptors[7] =
 {
   {
     "name",
@@ -1796,6 +2291,18 @@ static const ProtobufCFieldDescriptor nucleus__engine__v1__component_info__field
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "weight_dtype",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ComponentInfo, weight_dtype),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nucleus__engine__v1__component_info__field_indices_by_name[] = {
   3,   /* field[3] = bytes */
@@ -1804,11 +2311,12 @@ static const unsigned nucleus__engine__v1__component_info__field_indices_by_name
   0,   /* field[0] = name */
   2,   /* field[2] = parameter_count */
   4,   /* field[4] = quantization */
+  6,   /* field[6] = weight_dtype */
 };
 static const ProtobufCIntRange nucleus__engine__v1__component_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor nucleus__engine__v1__component_info__descriptor =
 {
@@ -1818,7 +2326,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__component_info__descriptor
   "Nucleus__Engine__V1__ComponentInfo",
   "nucleus.engine.v1",
   sizeof(Nucleus__Engine__V1__ComponentInfo),
-  6,
+  7,
   nucleus__engine__v1__component_info__field_descriptors,
   nucleus__engine__v1__component_info__field_indices_by_name,
   1,  nucleus__engine__v1__component_info__number_ranges,
@@ -3219,6 +3727,879 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__release_response__descript
   (ProtobufCMessageInit) nucleus__engine__v1__release_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor nucleus__engine__v1__unload_request__field_descriptors[1] =
+{
+  {
+    "components",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Nucleus__Engine__V1__UnloadRequest, n_components),
+    offsetof(Nucleus__Engine__V1__UnloadRequest, components),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__unload_request__field_indices_by_name[] = {
+  0,   /* field[0] = components */
+};
+static const ProtobufCIntRange nucleus__engine__v1__unload_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__unload_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.UnloadRequest",
+  "UnloadRequest",
+  "Nucleus__Engine__V1__UnloadRequest",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__UnloadRequest),
+  1,
+  nucleus__engine__v1__unload_request__field_descriptors,
+  nucleus__engine__v1__unload_request__field_indices_by_name,
+  1,  nucleus__engine__v1__unload_request__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__unload_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nucleus__engine__v1__unload_response__field_descriptors[2] =
+{
+  {
+    "loaded_components",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Nucleus__Engine__V1__UnloadResponse, n_loaded_components),
+    offsetof(Nucleus__Engine__V1__UnloadResponse, loaded_components),
+    &nucleus__engine__v1__component_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "freed_bytes",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__UnloadResponse, freed_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__unload_response__field_indices_by_name[] = {
+  1,   /* field[1] = freed_bytes */
+  0,   /* field[0] = loaded_components */
+};
+static const ProtobufCIntRange nucleus__engine__v1__unload_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__unload_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.UnloadResponse",
+  "UnloadResponse",
+  "Nucleus__Engine__V1__UnloadResponse",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__UnloadResponse),
+  2,
+  nucleus__engine__v1__unload_response__field_descriptors,
+  nucleus__engine__v1__unload_response__field_indices_by_name,
+  1,  nucleus__engine__v1__unload_response__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__unload_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nucleus__engine__v1__inspect_model_request__field_descriptors[4] =
+{
+  {
+    "model_dir",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__InspectModelRequest, model_dir),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "options",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__InspectModelRequest, options),
+    &nucleus__engine__v1__load_options__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "width",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__InspectModelRequest, width),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "height",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__InspectModelRequest, height),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__inspect_model_request__field_indices_by_name[] = {
+  3,   /* field[3] = height */
+  0,   /* field[0] = model_dir */
+  1,   /* field[1] = options */
+  2,   /* field[2] = width */
+};
+static const ProtobufCIntRange nucleus__engine__v1__inspect_model_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__inspect_model_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.InspectModelRequest",
+  "InspectModelRequest",
+  "Nucleus__Engine__V1__InspectModelRequest",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__InspectModelRequest),
+  4,
+  nucleus__engine__v1__inspect_model_request__field_descriptors,
+  nucleus__engine__v1__inspect_model_request__field_indices_by_name,
+  1,  nucleus__engine__v1__inspect_model_request__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__inspect_model_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nucleus__engine__v1__component_estimate__field_descriptors[8] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ComponentEstimate, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parameter_count",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ComponentEstimate, parameter_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "checkpoint_parameter_count",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ComponentEstimate, checkpoint_parameter_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "disk_bytes",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ComponentEstimate, disk_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stored_dtype",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ComponentEstimate, stored_dtype),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quantization",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ComponentEstimate, quantization),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "resident_bytes",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ComponentEstimate, resident_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "working_bytes",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ComponentEstimate, working_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__component_estimate__field_indices_by_name[] = {
+  2,   /* field[2] = checkpoint_parameter_count */
+  3,   /* field[3] = disk_bytes */
+  0,   /* field[0] = name */
+  1,   /* field[1] = parameter_count */
+  5,   /* field[5] = quantization */
+  6,   /* field[6] = resident_bytes */
+  4,   /* field[4] = stored_dtype */
+  7,   /* field[7] = working_bytes */
+};
+static const ProtobufCIntRange nucleus__engine__v1__component_estimate__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__component_estimate__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.ComponentEstimate",
+  "ComponentEstimate",
+  "Nucleus__Engine__V1__ComponentEstimate",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__ComponentEstimate),
+  8,
+  nucleus__engine__v1__component_estimate__field_descriptors,
+  nucleus__engine__v1__component_estimate__field_indices_by_name,
+  1,  nucleus__engine__v1__component_estimate__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__component_estimate__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nucleus__engine__v1__memory_plan__field_descriptors[6] =
+{
+  {
+    "transformer",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__MemoryPlan, transformer),
+    &nucleus__engine__v1__quantization__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "text_encoder",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__MemoryPlan, text_encoder),
+    &nucleus__engine__v1__quantization__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "low_memory",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__MemoryPlan, low_memory),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "peak_bytes",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__MemoryPlan, peak_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fits",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__MemoryPlan, fits),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "requested",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__MemoryPlan, requested),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__memory_plan__field_indices_by_name[] = {
+  4,   /* field[4] = fits */
+  2,   /* field[2] = low_memory */
+  3,   /* field[3] = peak_bytes */
+  5,   /* field[5] = requested */
+  1,   /* field[1] = text_encoder */
+  0,   /* field[0] = transformer */
+};
+static const ProtobufCIntRange nucleus__engine__v1__memory_plan__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__memory_plan__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.MemoryPlan",
+  "MemoryPlan",
+  "Nucleus__Engine__V1__MemoryPlan",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__MemoryPlan),
+  6,
+  nucleus__engine__v1__memory_plan__field_descriptors,
+  nucleus__engine__v1__memory_plan__field_indices_by_name,
+  1,  nucleus__engine__v1__memory_plan__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__memory_plan__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nucleus__engine__v1__inspect_model_response__field_descriptors[6] =
+{
+  {
+    "model_dir",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__InspectModelResponse, model_dir),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "components",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Nucleus__Engine__V1__InspectModelResponse, n_components),
+    offsetof(Nucleus__Engine__V1__InspectModelResponse, components),
+    &nucleus__engine__v1__component_estimate__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plans",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Nucleus__Engine__V1__InspectModelResponse, n_plans),
+    offsetof(Nucleus__Engine__V1__InspectModelResponse, plans),
+    &nucleus__engine__v1__memory_plan__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit_bytes",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__InspectModelResponse, limit_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_bytes",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__InspectModelResponse, total_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "backend",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__InspectModelResponse, backend),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__inspect_model_response__field_indices_by_name[] = {
+  5,   /* field[5] = backend */
+  1,   /* field[1] = components */
+  3,   /* field[3] = limit_bytes */
+  0,   /* field[0] = model_dir */
+  2,   /* field[2] = plans */
+  4,   /* field[4] = total_bytes */
+};
+static const ProtobufCIntRange nucleus__engine__v1__inspect_model_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__inspect_model_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.InspectModelResponse",
+  "InspectModelResponse",
+  "Nucleus__Engine__V1__InspectModelResponse",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__InspectModelResponse),
+  6,
+  nucleus__engine__v1__inspect_model_response__field_descriptors,
+  nucleus__engine__v1__inspect_model_response__field_indices_by_name,
+  1,  nucleus__engine__v1__inspect_model_response__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__inspect_model_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nucleus__engine__v1__convert_model_request__field_descriptors[6] =
+{
+  {
+    "source_dir",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertModelRequest, source_dir),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target_dir",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertModelRequest, target_dir),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "transformer",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertModelRequest, transformer),
+    &nucleus__engine__v1__quantization__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "experts",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertModelRequest, experts),
+    &nucleus__engine__v1__quantization__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "text_encoder",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertModelRequest, text_encoder),
+    &nucleus__engine__v1__quantization__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "overwrite",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertModelRequest, overwrite),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__convert_model_request__field_indices_by_name[] = {
+  3,   /* field[3] = experts */
+  5,   /* field[5] = overwrite */
+  0,   /* field[0] = source_dir */
+  1,   /* field[1] = target_dir */
+  4,   /* field[4] = text_encoder */
+  2,   /* field[2] = transformer */
+};
+static const ProtobufCIntRange nucleus__engine__v1__convert_model_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__convert_model_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.ConvertModelRequest",
+  "ConvertModelRequest",
+  "Nucleus__Engine__V1__ConvertModelRequest",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__ConvertModelRequest),
+  6,
+  nucleus__engine__v1__convert_model_request__field_descriptors,
+  nucleus__engine__v1__convert_model_request__field_indices_by_name,
+  1,  nucleus__engine__v1__convert_model_request__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__convert_model_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nucleus__engine__v1__convert_progress__field_descriptors[4] =
+{
+  {
+    "component",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertProgress, component),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bytes_done",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertProgress, bytes_done),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bytes_total",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertProgress, bytes_total),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertProgress, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__convert_progress__field_indices_by_name[] = {
+  1,   /* field[1] = bytes_done */
+  2,   /* field[2] = bytes_total */
+  0,   /* field[0] = component */
+  3,   /* field[3] = message */
+};
+static const ProtobufCIntRange nucleus__engine__v1__convert_progress__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__convert_progress__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.ConvertProgress",
+  "ConvertProgress",
+  "Nucleus__Engine__V1__ConvertProgress",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__ConvertProgress),
+  4,
+  nucleus__engine__v1__convert_progress__field_descriptors,
+  nucleus__engine__v1__convert_progress__field_indices_by_name,
+  1,  nucleus__engine__v1__convert_progress__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__convert_progress__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nucleus__engine__v1__converted_component__field_descriptors[4] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertedComponent, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quantization",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertedComponent, quantization),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bytes_written",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertedComponent, bytes_written),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "linked",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertedComponent, linked),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__converted_component__field_indices_by_name[] = {
+  2,   /* field[2] = bytes_written */
+  3,   /* field[3] = linked */
+  0,   /* field[0] = name */
+  1,   /* field[1] = quantization */
+};
+static const ProtobufCIntRange nucleus__engine__v1__converted_component__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__converted_component__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.ConvertedComponent",
+  "ConvertedComponent",
+  "Nucleus__Engine__V1__ConvertedComponent",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__ConvertedComponent),
+  4,
+  nucleus__engine__v1__converted_component__field_descriptors,
+  nucleus__engine__v1__converted_component__field_indices_by_name,
+  1,  nucleus__engine__v1__converted_component__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__converted_component__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nucleus__engine__v1__convert_summary__field_descriptors[3] =
+{
+  {
+    "target_dir",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertSummary, target_dir),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "components",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Nucleus__Engine__V1__ConvertSummary, n_components),
+    offsetof(Nucleus__Engine__V1__ConvertSummary, components),
+    &nucleus__engine__v1__converted_component__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seconds",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__ConvertSummary, seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__convert_summary__field_indices_by_name[] = {
+  1,   /* field[1] = components */
+  2,   /* field[2] = seconds */
+  0,   /* field[0] = target_dir */
+};
+static const ProtobufCIntRange nucleus__engine__v1__convert_summary__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__convert_summary__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.ConvertSummary",
+  "ConvertSummary",
+  "Nucleus__Engine__V1__ConvertSummary",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__ConvertSummary),
+  3,
+  nucleus__engine__v1__convert_summary__field_descriptors,
+  nucleus__engine__v1__convert_summary__field_indices_by_name,
+  1,  nucleus__engine__v1__convert_summary__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__convert_summary__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nucleus__engine__v1__convert_model_event__field_descriptors[2] =
+{
+  {
+    "progress",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Nucleus__Engine__V1__ConvertModelEvent, event_case),
+    offsetof(Nucleus__Engine__V1__ConvertModelEvent, progress),
+    &nucleus__engine__v1__convert_progress__descriptor,
+    NULL,
+    PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "summary",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Nucleus__Engine__V1__ConvertModelEvent, event_case),
+    offsetof(Nucleus__Engine__V1__ConvertModelEvent, summary),
+    &nucleus__engine__v1__convert_summary__descriptor,
+    NULL,
+    PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__convert_model_event__field_indices_by_name[] = {
+  0,   /* field[0] = progress */
+  1,   /* field[1] = summary */
+};
+static const ProtobufCIntRange nucleus__engine__v1__convert_model_event__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__convert_model_event__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.ConvertModelEvent",
+  "ConvertModelEvent",
+  "Nucleus__Engine__V1__ConvertModelEvent",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__ConvertModelEvent),
+  2,
+  nucleus__engine__v1__convert_model_event__field_descriptors,
+  nucleus__engine__v1__convert_model_event__field_indices_by_name,
+  1,  nucleus__engine__v1__convert_model_event__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__convert_model_event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue nucleus__engine__v1__dtype__enum_values_by_number[8] =
 {
   { "DTYPE_UNSPECIFIED", "NUCLEUS__ENGINE__V1__DTYPE__DTYPE_UNSPECIFIED", 0 },
@@ -3259,7 +4640,7 @@ const ProtobufCEnumDescriptor nucleus__engine__v1__dtype__descriptor =
   nucleus__engine__v1__dtype__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor nucleus__engine__v1__engine__method_descriptors[9] =
+static const ProtobufCMethodDescriptor nucleus__engine__v1__engine__method_descriptors[12] =
 {
   { "GetInfo", &nucleus__engine__v1__get_info_request__descriptor, &nucleus__engine__v1__get_info_response__descriptor },
   { "Health", &nucleus__engine__v1__health_request__descriptor, &nucleus__engine__v1__health_response__descriptor },
@@ -3270,17 +4651,23 @@ static const ProtobufCMethodDescriptor nucleus__engine__v1__engine__method_descr
   { "Denoise", &nucleus__engine__v1__denoise_request__descriptor, &nucleus__engine__v1__denoise_response__descriptor },
   { "Decode", &nucleus__engine__v1__decode_request__descriptor, &nucleus__engine__v1__decode_response__descriptor },
   { "Release", &nucleus__engine__v1__release_request__descriptor, &nucleus__engine__v1__release_response__descriptor },
+  { "Unload", &nucleus__engine__v1__unload_request__descriptor, &nucleus__engine__v1__unload_response__descriptor },
+  { "InspectModel", &nucleus__engine__v1__inspect_model_request__descriptor, &nucleus__engine__v1__inspect_model_response__descriptor },
+  { "ConvertModel", &nucleus__engine__v1__convert_model_request__descriptor, &nucleus__engine__v1__convert_model_event__descriptor },
 };
 const unsigned nucleus__engine__v1__engine__method_indices_by_name[] = {
+  11,        /* ConvertModel */
   7,        /* Decode */
   6,        /* Denoise */
   4,        /* EncodeText */
   0,        /* GetInfo */
   1,        /* Health */
   5,        /* ImportEmbedding */
+  10,        /* InspectModel */
   3,        /* LoadModel */
   8,        /* Release */
-  2         /* Shutdown */
+  2,        /* Shutdown */
+  9         /* Unload */
 };
 const ProtobufCServiceDescriptor nucleus__engine__v1__engine__descriptor =
 {
@@ -3289,7 +4676,7 @@ const ProtobufCServiceDescriptor nucleus__engine__v1__engine__descriptor =
   "Engine",
   "Nucleus__Engine__V1__Engine",
   "nucleus.engine.v1",
-  9,
+  12,
   nucleus__engine__v1__engine__method_descriptors,
   nucleus__engine__v1__engine__method_indices_by_name
 };
@@ -3364,6 +4751,30 @@ void nucleus__engine__v1__engine__release(ProtobufCService *service,
 {
   assert(service->descriptor == &nucleus__engine__v1__engine__descriptor);
   service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void nucleus__engine__v1__engine__unload(ProtobufCService *service,
+                                         const Nucleus__Engine__V1__UnloadRequest *input,
+                                         Nucleus__Engine__V1__UnloadResponse_Closure closure,
+                                         void *closure_data)
+{
+  assert(service->descriptor == &nucleus__engine__v1__engine__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void nucleus__engine__v1__engine__inspect_model(ProtobufCService *service,
+                                                const Nucleus__Engine__V1__InspectModelRequest *input,
+                                                Nucleus__Engine__V1__InspectModelResponse_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &nucleus__engine__v1__engine__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void nucleus__engine__v1__engine__convert_model(ProtobufCService *service,
+                                                const Nucleus__Engine__V1__ConvertModelRequest *input,
+                                                Nucleus__Engine__V1__ConvertModelEvent_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &nucleus__engine__v1__engine__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void nucleus__engine__v1__engine__init (Nucleus__Engine__V1__Engine_Service *service,
                                         Nucleus__Engine__V1__Engine_ServiceDestroy destroy)

@@ -50,3 +50,18 @@ public enum FileTree {
       kind: full ? .resourceExhausted : .invalidInput)
   }
 }
+
+extension FileTree {
+  /// Bytes a file or folder tree occupies on disk (holes of sparse files do not count; links are followed).
+  public static func allocatedBytes(_ path: String) -> Int {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return 0 }
+    guard (info.st_mode & S_IFMT) == S_IFDIR else { return Int(info.st_blocks) * 512 }
+    return ((try? FileBytes.listDirectory(path)) ?? []).reduce(0) { $0 + allocatedBytes(path + "/" + $1) }
+  }
+}
+
+extension FileTree {
+  /// The names in a folder, sorted.
+  public static func list(_ path: String) throws -> [String] { try FileBytes.listDirectory(path) }
+}

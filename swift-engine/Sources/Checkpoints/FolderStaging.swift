@@ -43,7 +43,7 @@ public final class FolderStaging {
     if let replaced { try? Self.removeTree(replaced) }
   }
 
-  static func split(_ path: String) -> (parent: String, name: String) {
+  public static func split(_ path: String) -> (parent: String, name: String) {
     guard let slash = path.lastIndex(of: "/") else { return (".", path) }
     let parent = String(path[..<slash])
     return (parent.isEmpty ? "/" : parent, String(path[path.index(after: slash)...]))

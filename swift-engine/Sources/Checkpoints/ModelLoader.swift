@@ -109,14 +109,14 @@ public struct SliceQuantizer {
 }
 
 extension LoadPlan.Item {
-  var firstLocation: TensorLocation {
+  public var firstLocation: TensorLocation {
     switch source {
     case .dense(let location): location
     case .quantized(let weight, _, _, _): weight
     }
   }
 
-  var readBytes: Int {
+  public var readBytes: Int {
     switch source {
     case .dense(let location): location.byteCount
     case .quantized(let w, let s, let b, _): w.byteCount + s.byteCount + b.byteCount

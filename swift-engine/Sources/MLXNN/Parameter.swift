@@ -93,6 +93,15 @@ public final class Parameter: @unchecked Sendable {
     return array.dtype == dtype ? array : try array.asType(dtype)
   }
 
+  /// The dtype the value is stored in (scales' dtype when quantized; nil while unloaded).
+  public var storedDType: DType? {
+    switch value {
+    case .unloaded: nil
+    case .dense(let array): array.dtype
+    case .quantized(let q): q.scales.dtype
+    }
+  }
+
   /// Every array the value holds (to evaluate them).
   public var arrays: [MLXArray] {
     switch value {

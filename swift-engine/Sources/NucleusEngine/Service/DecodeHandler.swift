@@ -1,5 +1,6 @@
 import CEngineProto
 import MLX
+import MLXNN
 import NucleusModels
 
 extension EngineService {
@@ -19,7 +20,7 @@ extension EngineService {
       let (tokens, channels) = (latents.shape[0], latents.shape[1])
       try MemoryBudget.check(
         needed: MemoryBudget.decodeBytes(config: decoder.config, dtype: decoder.dtype, gridHeight: h, gridWidth: w)
-          + MemoryBudget.weightTransientBytes(decoder, computeDType: decoder.dtype),
+          + MemoryBudget.weightTransientBytes(decoder.parameters().map(\.parameter), computeDType: decoder.dtype),
         what: "decoding a \(w * 2 * decoder.config.scaleFactor)×\(h * 2 * decoder.config.scaleFactor) image",
         advice: "decode a smaller image or raise the memory limit")
 

@@ -33,6 +33,9 @@ public final class EngineService: @unchecked Sendable {
     route("Release", release)
     route("Decode", decode)
     route("EncodeText", encodeText)
+    route("Unload", unload)
+    route("InspectModel", inspectModel)
+    route("ConvertModel", convertModel)
   }
 
   private func route(_ name: String, _ handler: @escaping RPCHandler) {

@@ -43,7 +43,7 @@ extension EngineService {
       let (compute, storage) = loadDTypes(requested: load.dtype, folder: folder)
       let (model, plan) = try Qwen3TextEncoder.planned(
         folder, depth: depth, dtype: compute, storage: storage, quantize: load.textEncoderQuantization)
-      let languageModel = folder.parameterCount(of: folder.weightMap.keys.filter { $0.hasPrefix(config.keyPrefix) && !$0.hasSuffix(".scales") && !$0.hasSuffix(".biases") })
+      let languageModel = folder.logicalParameterCount(try folder.recordedQuantization()) { $0.hasPrefix(config.keyPrefix) }
       planned.append(PlannedComponent(
         name: "text_encoder", model: .textEncoder(model, languageModelParameters: languageModel), plan: plan,
         computeDType: compute, storageDType: storage))
@@ -103,7 +103,7 @@ extension EngineService {
             quantization: quantization, weightDType: component.storageDType)
           summaries.append(summary(of: next.transformer!))
         case .vae(let decoder):
-          let all = component.plan.folder.parameterCount(of: component.plan.folder.weightMap.keys)
+          let all = component.plan.folder.logicalParameterCount(nil)
           next.vae = .init(
             id: id, decoder: decoder, directory: load.modelDirectory, parameterCount: parameters, residentBytes: resident,
             checkpointParameterCount: all, weightDType: component.storageDType)
@@ -151,13 +151,6 @@ extension EngineService {
   }
 }
 
-extension ComponentFolder {
-  /// Elements in the named tensors, from the headers.
-  func parameterCount(of keys: some Sequence<String>) -> Int {
-    keys.reduce(0) { total, key in total + (location(of: key)?.entry.shape.reduce(1, *) ?? 0) }
-  }
-}
-
 /// What GetInfo and LoadModel report about a loaded component.
 struct ComponentSummary {
   var name: String
@@ -198,5 +191,6 @@ func componentMessage(_ component: ComponentSummary, arena: CArena) -> UnsafeMut
   info.bytes = UInt64(component.bytes)
   info.quantization = arena.string(component.quantization)
   info.checkpoint_parameter_count = UInt64(component.checkpointParameters)
+  info.weight_dtype = arena.string(component.weightDType)
   return arena.object(info)
 }

@@ -22,8 +22,13 @@ struct LoadRequest {
   var memoryLimit: UInt64
 
   init(_ message: Nucleus__Engine__V1__LoadModelRequest, raw: [UInt8]) throws {
-    modelDirectory = try Self.directory(string(message.model_dir), raw: raw, field: 1, name: "model_dir")
-    let options = message.options?.pointee
+    try self.init(
+      modelDirectory: Self.directory(string(message.model_dir), raw: raw, field: 1, name: "model_dir"),
+      options: message.options?.pointee)
+  }
+
+  init(modelDirectory: String, options: Nucleus__Engine__V1__LoadOptions?) throws {
+    self.modelDirectory = modelDirectory
     memoryLimit = options?.memory_limit_bytes ?? 0
 
     if let code = options?.dtype, code != NUCLEUS__ENGINE__V1__DTYPE__DTYPE_UNSPECIFIED {

@@ -27,33 +27,57 @@ enum MemoryBudget {
   }
 
   /// Working memory of one forward for `batch` conditionings of up to `textLength` tokens over `tokens` image
-  /// tokens: the largest of the per-layer temporaries (attention scores, MoE buffers, feed-forward, a weight
-  /// dequantized or cast for the matmul), plus the residual stream and its copies. An over-estimate on purpose.
-  static func forwardBytes(model: NucleusTransformer, batch: Int, tokens: Int, textLength: Int) -> Int {
-    let config = model.config
-    let element = model.dtype.size
+  /// tokens: the largest of the per-layer temporaries (attention scores, MoE buffers, feed-forward), plus the
+  /// residual stream and its copies. An over-estimate on purpose. Add the weight transient (below).
+  static func forwardBytes(config: TransformerConfig, dtype: DType, batch: Int, tokens: Int, textLength: Int) -> Int {
+    let element = dtype.size
     let keys = tokens + textLength
     let attentionScores = batch * config.numAttentionHeads * tokens * keys * 4 * 2
     let largestCapacity = (0..<config.numLayers).map { config.capacity(layer: $0, tokens: tokens) }.max() ?? 1
     let moe = config.numExperts * batch * largestCapacity * (2 * config.moeIntermediateDim + 2 * config.innerDim) * element * 2
     let dense = batch * tokens * 3 * config.denseInnerDim * element
     let residual = 12 * batch * tokens * config.innerDim * element
-    return residual + Swift.max(attentionScores, moe, dense) + weightTransientBytes(model, computeDType: model.dtype)
+    return residual + Swift.max(attentionScores, moe, dense)
   }
 
-  /// The largest dense copy of one weight made during a forward: a quantized weight dequantized (CPU backend), or
-  /// a weight stored narrower than the computation cast up.
-  static func weightTransientBytes(_ module: any Module, computeDType: DType) -> Int {
-    module.parameters().reduce(0) { largest, entry in
-      let parameter = entry.parameter
+  static func forwardBytes(model: NucleusTransformer, batch: Int, tokens: Int, textLength: Int) -> Int {
+    forwardBytes(config: model.config, dtype: model.dtype, batch: batch, tokens: tokens, textLength: textLength)
+      + weightTransientBytes(model.parameters().map(\.parameter), computeDType: model.dtype)
+  }
+
+  /// Working memory of encoding `tokens` tokens: the residual stream and MLP activations, the attention scores,
+  /// and the weight transient.
+  static func encodeBytes(config: TextEncoderConfig, dtype: DType, tokens: Int) -> Int {
+    let activations = tokens * (4 * config.hiddenSize + 3 * config.intermediateSize) * dtype.size
+    return activations + config.numAttentionHeads * tokens * tokens * 4 * 2
+  }
+
+  /// The largest dense copy of one matmul weight made during a computation: a quantized weight dequantized (CPU
+  /// backend), or a weight stored narrower than the computation cast up.
+  static func weightTransientBytes(_ parameters: [Parameter], computeDType: DType) -> Int {
+    parameters.reduce(0) { largest, parameter in
+      guard parameter.quantization != nil else { return largest }
       switch parameter.value {
-      case .quantized where QuantizedKernels.dequantizeFirst:
-        return Swift.max(largest, parameter.elementCount * computeDType.size)
-      case .dense(let array) where array.dtype != computeDType:
+      case .quantized where QuantizedKernels.dequantizeFirst, .dense(_) where parameter.storedDType != computeDType:
         return Swift.max(largest, parameter.elementCount * computeDType.size)
       default:
         return largest
       }
+    }
+  }
+
+  /// The same, before loading, from a plan.
+  static func weightTransientBytes(_ plan: LoadPlan, computeDType: DType) -> Int {
+    plan.items.reduce(0) { largest, item in
+      guard item.parameter.quantization != nil else { return largest }
+      let quantized: Bool
+      switch item.source {
+      case .quantized: quantized = true
+      case .dense: quantized = item.quantizeWith != nil
+      }
+      let stored = plan.storageDType ?? item.firstLocation.dtype
+      guard (quantized && QuantizedKernels.dequantizeFirst) || (!quantized && stored != computeDType) else { return largest }
+      return Swift.max(largest, item.parameter.elementCount * computeDType.size)
     }
   }
 

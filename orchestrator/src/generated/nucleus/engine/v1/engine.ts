@@ -157,7 +157,7 @@ export interface Benchmark {
 export interface ComponentInfo {
   /** "transformer", "vae", "text_encoder" */
   name: string;
-  /** compute dtype */
+  /** compute dtype (activations) */
   dtype: string;
   parameterCount: number;
   /** resident bytes of its weights */
@@ -169,6 +169,8 @@ export interface ComponentInfo {
    * which only the layers up to the requested hidden state are loaded; the VAE: its decoder and encoder).
    */
   checkpointParameterCount: number;
+  /** dtype the weights are stored in (scales and biases when quantized) */
+  weightDtype: string;
 }
 
 export interface GetInfoResponse {
@@ -363,6 +365,117 @@ export interface ReleaseRequest {
 export interface ReleaseResponse {
   /** handles that existed and were dropped */
   released: number;
+}
+
+export interface UnloadRequest {
+  /** "transformer", "vae", "text_encoder"; empty = all */
+  components: string[];
+}
+
+export interface UnloadResponse {
+  /** what is still loaded */
+  loadedComponents: ComponentInfo[];
+  freedBytes: number;
+}
+
+export interface InspectModelRequest {
+  modelDir: string;
+  /** dtype, quantization and hidden layer as LoadModel would take them */
+  options?:
+    | LoadOptions
+    | undefined;
+  /** image size the working memory is estimated for (0 = 1024) */
+  width: number;
+  height: number;
+}
+
+export interface ComponentEstimate {
+  name: string;
+  /** parameters LoadModel would load */
+  parameterCount: number;
+  /** parameters the folder holds for this component */
+  checkpointParameterCount: number;
+  /** bytes the component's files take on disk */
+  diskBytes: number;
+  /** floating dtype of the checkpoint */
+  storedDtype: string;
+  /** what the folder records ("none" when not pre-quantized) */
+  quantization: string;
+  /** weights once loaded with the requested options */
+  residentBytes: number;
+  /** peak working memory of its computation at the requested size */
+  workingBytes: number;
+}
+
+/** Peak memory of the whole pipeline (text encoding, denoising with CFG, decoding) loaded one way. */
+export interface MemoryPlan {
+  /** linears and experts */
+  transformer?: Quantization | undefined;
+  textEncoder?:
+    | Quantization
+    | undefined;
+  /** text encoder and transformer never resident together */
+  lowMemory: boolean;
+  peakBytes: number;
+  /** under the engine's memory limit */
+  fits: boolean;
+  /** the options of the request */
+  requested: boolean;
+}
+
+export interface InspectModelResponse {
+  modelDir: string;
+  components: ComponentEstimate[];
+  /** the request's options, then bf16 / 8-bit / 4-bit with and without low memory */
+  plans: MemoryPlan[];
+  /** the engine's memory limit */
+  limitBytes: number;
+  /** physical memory of the device */
+  totalBytes: number;
+  backend: string;
+}
+
+export interface ConvertModelRequest {
+  /** a model folder in the release layout */
+  sourceDir: string;
+  /** must not exist unless overwrite */
+  targetDir: string;
+  transformer?: Quantization | undefined;
+  experts?:
+    | Quantization
+    | undefined;
+  /** unset = copy the text encoder as it is */
+  textEncoder?: Quantization | undefined;
+  overwrite: boolean;
+}
+
+export interface ConvertProgress {
+  component: string;
+  /** source bytes processed, all components together */
+  bytesDone: number;
+  bytesTotal: number;
+  message: string;
+}
+
+export interface ConvertedComponent {
+  name: string;
+  /** "none" when copied */
+  quantization: string;
+  /** bytes of its files in the target (linked files count as 0) */
+  bytesWritten: number;
+  /** hard-linked or copied as it is */
+  linked: boolean;
+}
+
+export interface ConvertSummary {
+  targetDir: string;
+  components: ConvertedComponent[];
+  seconds: number;
+}
+
+export interface ConvertModelEvent {
+  progress?: ConvertProgress | undefined;
+  summary?: ConvertSummary | undefined;
 }
 
 function createBaseTensor(): Tensor {
@@ -1054,7 +1167,15 @@ export const Benchmark: MessageFns<Benchmark> = {
 };
 
 function createBaseComponentInfo(): ComponentInfo {
-  return { name: "", dtype: "", parameterCount: 0, bytes: 0, quantization: "", checkpointParameterCount: 0 };
+  return {
+    name: "",
+    dtype: "",
+    parameterCount: 0,
+    bytes: 0,
+    quantization: "",
+    checkpointParameterCount: 0,
+    weightDtype: "",
+  };
 }
 
 export const ComponentInfo: MessageFns<ComponentInfo> = {
@@ -1076,6 +1197,9 @@ export const ComponentInfo: MessageFns<ComponentInfo> = {
     }
     if (message.checkpointParameterCount !== 0) {
       writer.uint32(48).uint64(message.checkpointParameterCount);
+    }
+    if (message.weightDtype !== "") {
+      writer.uint32(58).string(message.weightDtype);
     }
     return writer;
   },
@@ -1141,6 +1265,14 @@ export const ComponentInfo: MessageFns<ComponentInfo> = {
             message.checkpointParameterCount = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.weightDtype = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1169,6 +1301,11 @@ export const ComponentInfo: MessageFns<ComponentInfo> = {
         : isSet(object.checkpoint_parameter_count)
         ? globalThis.Number(object.checkpoint_parameter_count)
         : 0,
+      weightDtype: isSet(object.weightDtype)
+        ? globalThis.String(object.weightDtype)
+        : isSet(object.weight_dtype)
+        ? globalThis.String(object.weight_dtype)
+        : "",
     };
   },
 
@@ -1192,6 +1329,9 @@ export const ComponentInfo: MessageFns<ComponentInfo> = {
     if (message.checkpointParameterCount !== 0) {
       obj.checkpointParameterCount = Math.round(message.checkpointParameterCount);
     }
+    if (message.weightDtype !== "") {
+      obj.weightDtype = message.weightDtype;
+    }
     return obj;
   },
 
@@ -1206,6 +1346,7 @@ export const ComponentInfo: MessageFns<ComponentInfo> = {
     message.bytes = object.bytes ?? 0;
     message.quantization = object.quantization ?? "";
     message.checkpointParameterCount = object.checkpointParameterCount ?? 0;
+    message.weightDtype = object.weightDtype ?? "";
     return message;
   },
 };
@@ -3668,6 +3809,1458 @@ export const ReleaseResponse: MessageFns<ReleaseResponse> = {
   },
 };
 
+function createBaseUnloadRequest(): UnloadRequest {
+  return { components: [] };
+}
+
+export const UnloadRequest: MessageFns<UnloadRequest> = {
+  encode(message: UnloadRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.components) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnloadRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnloadRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.components.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnloadRequest {
+    return {
+      components: globalThis.Array.isArray(object?.components)
+        ? object.components.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: UnloadRequest): unknown {
+    const obj: any = {};
+    if (message.components?.length) {
+      obj.components = message.components;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnloadRequest>, I>>(base?: I): UnloadRequest {
+    return UnloadRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnloadRequest>, I>>(object: I): UnloadRequest {
+    const message = createBaseUnloadRequest();
+    message.components = object.components?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseUnloadResponse(): UnloadResponse {
+  return { loadedComponents: [], freedBytes: 0 };
+}
+
+export const UnloadResponse: MessageFns<UnloadResponse> = {
+  encode(message: UnloadResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.loadedComponents) {
+      ComponentInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.freedBytes !== 0) {
+      writer.uint32(16).uint64(message.freedBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnloadResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnloadResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.loadedComponents.push(ComponentInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.freedBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnloadResponse {
+    return {
+      loadedComponents: globalThis.Array.isArray(object?.loadedComponents)
+        ? object.loadedComponents.map((e: any) => ComponentInfo.fromJSON(e))
+        : globalThis.Array.isArray(object?.loaded_components)
+        ? object.loaded_components.map((e: any) => ComponentInfo.fromJSON(e))
+        : [],
+      freedBytes: isSet(object.freedBytes)
+        ? globalThis.Number(object.freedBytes)
+        : isSet(object.freed_bytes)
+        ? globalThis.Number(object.freed_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: UnloadResponse): unknown {
+    const obj: any = {};
+    if (message.loadedComponents?.length) {
+      obj.loadedComponents = message.loadedComponents.map((e) => ComponentInfo.toJSON(e));
+    }
+    if (message.freedBytes !== 0) {
+      obj.freedBytes = Math.round(message.freedBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnloadResponse>, I>>(base?: I): UnloadResponse {
+    return UnloadResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnloadResponse>, I>>(object: I): UnloadResponse {
+    const message = createBaseUnloadResponse();
+    message.loadedComponents = object.loadedComponents?.map((e) => ComponentInfo.fromPartial(e)) || [];
+    message.freedBytes = object.freedBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseInspectModelRequest(): InspectModelRequest {
+  return { modelDir: "", options: undefined, width: 0, height: 0 };
+}
+
+export const InspectModelRequest: MessageFns<InspectModelRequest> = {
+  encode(message: InspectModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelDir !== "") {
+      writer.uint32(10).string(message.modelDir);
+    }
+    if (message.options !== undefined) {
+      LoadOptions.encode(message.options, writer.uint32(18).fork()).join();
+    }
+    if (message.width !== 0) {
+      writer.uint32(24).uint32(message.width);
+    }
+    if (message.height !== 0) {
+      writer.uint32(32).uint32(message.height);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectModelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectModelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.modelDir = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.options = LoadOptions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.width = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.height = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectModelRequest {
+    return {
+      modelDir: isSet(object.modelDir)
+        ? globalThis.String(object.modelDir)
+        : isSet(object.model_dir)
+        ? globalThis.String(object.model_dir)
+        : "",
+      options: isSet(object.options) ? LoadOptions.fromJSON(object.options) : undefined,
+      width: isSet(object.width) ? globalThis.Number(object.width) : 0,
+      height: isSet(object.height) ? globalThis.Number(object.height) : 0,
+    };
+  },
+
+  toJSON(message: InspectModelRequest): unknown {
+    const obj: any = {};
+    if (message.modelDir !== "") {
+      obj.modelDir = message.modelDir;
+    }
+    if (message.options !== undefined) {
+      obj.options = LoadOptions.toJSON(message.options);
+    }
+    if (message.width !== 0) {
+      obj.width = Math.round(message.width);
+    }
+    if (message.height !== 0) {
+      obj.height = Math.round(message.height);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectModelRequest>, I>>(base?: I): InspectModelRequest {
+    return InspectModelRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectModelRequest>, I>>(object: I): InspectModelRequest {
+    const message = createBaseInspectModelRequest();
+    message.modelDir = object.modelDir ?? "";
+    message.options = (object.options !== undefined && object.options !== null)
+      ? LoadOptions.fromPartial(object.options)
+      : undefined;
+    message.width = object.width ?? 0;
+    message.height = object.height ?? 0;
+    return message;
+  },
+};
+
+function createBaseComponentEstimate(): ComponentEstimate {
+  return {
+    name: "",
+    parameterCount: 0,
+    checkpointParameterCount: 0,
+    diskBytes: 0,
+    storedDtype: "",
+    quantization: "",
+    residentBytes: 0,
+    workingBytes: 0,
+  };
+}
+
+export const ComponentEstimate: MessageFns<ComponentEstimate> = {
+  encode(message: ComponentEstimate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.parameterCount !== 0) {
+      writer.uint32(16).uint64(message.parameterCount);
+    }
+    if (message.checkpointParameterCount !== 0) {
+      writer.uint32(24).uint64(message.checkpointParameterCount);
+    }
+    if (message.diskBytes !== 0) {
+      writer.uint32(32).uint64(message.diskBytes);
+    }
+    if (message.storedDtype !== "") {
+      writer.uint32(42).string(message.storedDtype);
+    }
+    if (message.quantization !== "") {
+      writer.uint32(50).string(message.quantization);
+    }
+    if (message.residentBytes !== 0) {
+      writer.uint32(56).uint64(message.residentBytes);
+    }
+    if (message.workingBytes !== 0) {
+      writer.uint32(64).uint64(message.workingBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ComponentEstimate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseComponentEstimate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.parameterCount = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.checkpointParameterCount = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.diskBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.storedDtype = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.quantization = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.residentBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.workingBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ComponentEstimate {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      parameterCount: isSet(object.parameterCount)
+        ? globalThis.Number(object.parameterCount)
+        : isSet(object.parameter_count)
+        ? globalThis.Number(object.parameter_count)
+        : 0,
+      checkpointParameterCount: isSet(object.checkpointParameterCount)
+        ? globalThis.Number(object.checkpointParameterCount)
+        : isSet(object.checkpoint_parameter_count)
+        ? globalThis.Number(object.checkpoint_parameter_count)
+        : 0,
+      diskBytes: isSet(object.diskBytes)
+        ? globalThis.Number(object.diskBytes)
+        : isSet(object.disk_bytes)
+        ? globalThis.Number(object.disk_bytes)
+        : 0,
+      storedDtype: isSet(object.storedDtype)
+        ? globalThis.String(object.storedDtype)
+        : isSet(object.stored_dtype)
+        ? globalThis.String(object.stored_dtype)
+        : "",
+      quantization: isSet(object.quantization) ? globalThis.String(object.quantization) : "",
+      residentBytes: isSet(object.residentBytes)
+        ? globalThis.Number(object.residentBytes)
+        : isSet(object.resident_bytes)
+        ? globalThis.Number(object.resident_bytes)
+        : 0,
+      workingBytes: isSet(object.workingBytes)
+        ? globalThis.Number(object.workingBytes)
+        : isSet(object.working_bytes)
+        ? globalThis.Number(object.working_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: ComponentEstimate): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.parameterCount !== 0) {
+      obj.parameterCount = Math.round(message.parameterCount);
+    }
+    if (message.checkpointParameterCount !== 0) {
+      obj.checkpointParameterCount = Math.round(message.checkpointParameterCount);
+    }
+    if (message.diskBytes !== 0) {
+      obj.diskBytes = Math.round(message.diskBytes);
+    }
+    if (message.storedDtype !== "") {
+      obj.storedDtype = message.storedDtype;
+    }
+    if (message.quantization !== "") {
+      obj.quantization = message.quantization;
+    }
+    if (message.residentBytes !== 0) {
+      obj.residentBytes = Math.round(message.residentBytes);
+    }
+    if (message.workingBytes !== 0) {
+      obj.workingBytes = Math.round(message.workingBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ComponentEstimate>, I>>(base?: I): ComponentEstimate {
+    return ComponentEstimate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ComponentEstimate>, I>>(object: I): ComponentEstimate {
+    const message = createBaseComponentEstimate();
+    message.name = object.name ?? "";
+    message.parameterCount = object.parameterCount ?? 0;
+    message.checkpointParameterCount = object.checkpointParameterCount ?? 0;
+    message.diskBytes = object.diskBytes ?? 0;
+    message.storedDtype = object.storedDtype ?? "";
+    message.quantization = object.quantization ?? "";
+    message.residentBytes = object.residentBytes ?? 0;
+    message.workingBytes = object.workingBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseMemoryPlan(): MemoryPlan {
+  return {
+    transformer: undefined,
+    textEncoder: undefined,
+    lowMemory: false,
+    peakBytes: 0,
+    fits: false,
+    requested: false,
+  };
+}
+
+export const MemoryPlan: MessageFns<MemoryPlan> = {
+  encode(message: MemoryPlan, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transformer !== undefined) {
+      Quantization.encode(message.transformer, writer.uint32(10).fork()).join();
+    }
+    if (message.textEncoder !== undefined) {
+      Quantization.encode(message.textEncoder, writer.uint32(18).fork()).join();
+    }
+    if (message.lowMemory !== false) {
+      writer.uint32(24).bool(message.lowMemory);
+    }
+    if (message.peakBytes !== 0) {
+      writer.uint32(32).uint64(message.peakBytes);
+    }
+    if (message.fits !== false) {
+      writer.uint32(40).bool(message.fits);
+    }
+    if (message.requested !== false) {
+      writer.uint32(48).bool(message.requested);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MemoryPlan {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMemoryPlan();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transformer = Quantization.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.textEncoder = Quantization.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lowMemory = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.peakBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.fits = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.requested = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MemoryPlan {
+    return {
+      transformer: isSet(object.transformer) ? Quantization.fromJSON(object.transformer) : undefined,
+      textEncoder: isSet(object.textEncoder)
+        ? Quantization.fromJSON(object.textEncoder)
+        : isSet(object.text_encoder)
+        ? Quantization.fromJSON(object.text_encoder)
+        : undefined,
+      lowMemory: isSet(object.lowMemory)
+        ? globalThis.Boolean(object.lowMemory)
+        : isSet(object.low_memory)
+        ? globalThis.Boolean(object.low_memory)
+        : false,
+      peakBytes: isSet(object.peakBytes)
+        ? globalThis.Number(object.peakBytes)
+        : isSet(object.peak_bytes)
+        ? globalThis.Number(object.peak_bytes)
+        : 0,
+      fits: isSet(object.fits) ? globalThis.Boolean(object.fits) : false,
+      requested: isSet(object.requested) ? globalThis.Boolean(object.requested) : false,
+    };
+  },
+
+  toJSON(message: MemoryPlan): unknown {
+    const obj: any = {};
+    if (message.transformer !== undefined) {
+      obj.transformer = Quantization.toJSON(message.transformer);
+    }
+    if (message.textEncoder !== undefined) {
+      obj.textEncoder = Quantization.toJSON(message.textEncoder);
+    }
+    if (message.lowMemory !== false) {
+      obj.lowMemory = message.lowMemory;
+    }
+    if (message.peakBytes !== 0) {
+      obj.peakBytes = Math.round(message.peakBytes);
+    }
+    if (message.fits !== false) {
+      obj.fits = message.fits;
+    }
+    if (message.requested !== false) {
+      obj.requested = message.requested;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MemoryPlan>, I>>(base?: I): MemoryPlan {
+    return MemoryPlan.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MemoryPlan>, I>>(object: I): MemoryPlan {
+    const message = createBaseMemoryPlan();
+    message.transformer = (object.transformer !== undefined && object.transformer !== null)
+      ? Quantization.fromPartial(object.transformer)
+      : undefined;
+    message.textEncoder = (object.textEncoder !== undefined && object.textEncoder !== null)
+      ? Quantization.fromPartial(object.textEncoder)
+      : undefined;
+    message.lowMemory = object.lowMemory ?? false;
+    message.peakBytes = object.peakBytes ?? 0;
+    message.fits = object.fits ?? false;
+    message.requested = object.requested ?? false;
+    return message;
+  },
+};
+
+function createBaseInspectModelResponse(): InspectModelResponse {
+  return { modelDir: "", components: [], plans: [], limitBytes: 0, totalBytes: 0, backend: "" };
+}
+
+export const InspectModelResponse: MessageFns<InspectModelResponse> = {
+  encode(message: InspectModelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelDir !== "") {
+      writer.uint32(10).string(message.modelDir);
+    }
+    for (const v of message.components) {
+      ComponentEstimate.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.plans) {
+      MemoryPlan.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.limitBytes !== 0) {
+      writer.uint32(32).uint64(message.limitBytes);
+    }
+    if (message.totalBytes !== 0) {
+      writer.uint32(40).uint64(message.totalBytes);
+    }
+    if (message.backend !== "") {
+      writer.uint32(50).string(message.backend);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectModelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectModelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.modelDir = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.components.push(ComponentEstimate.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.plans.push(MemoryPlan.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.limitBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.totalBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.backend = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectModelResponse {
+    return {
+      modelDir: isSet(object.modelDir)
+        ? globalThis.String(object.modelDir)
+        : isSet(object.model_dir)
+        ? globalThis.String(object.model_dir)
+        : "",
+      components: globalThis.Array.isArray(object?.components)
+        ? object.components.map((e: any) => ComponentEstimate.fromJSON(e))
+        : [],
+      plans: globalThis.Array.isArray(object?.plans) ? object.plans.map((e: any) => MemoryPlan.fromJSON(e)) : [],
+      limitBytes: isSet(object.limitBytes)
+        ? globalThis.Number(object.limitBytes)
+        : isSet(object.limit_bytes)
+        ? globalThis.Number(object.limit_bytes)
+        : 0,
+      totalBytes: isSet(object.totalBytes)
+        ? globalThis.Number(object.totalBytes)
+        : isSet(object.total_bytes)
+        ? globalThis.Number(object.total_bytes)
+        : 0,
+      backend: isSet(object.backend) ? globalThis.String(object.backend) : "",
+    };
+  },
+
+  toJSON(message: InspectModelResponse): unknown {
+    const obj: any = {};
+    if (message.modelDir !== "") {
+      obj.modelDir = message.modelDir;
+    }
+    if (message.components?.length) {
+      obj.components = message.components.map((e) => ComponentEstimate.toJSON(e));
+    }
+    if (message.plans?.length) {
+      obj.plans = message.plans.map((e) => MemoryPlan.toJSON(e));
+    }
+    if (message.limitBytes !== 0) {
+      obj.limitBytes = Math.round(message.limitBytes);
+    }
+    if (message.totalBytes !== 0) {
+      obj.totalBytes = Math.round(message.totalBytes);
+    }
+    if (message.backend !== "") {
+      obj.backend = message.backend;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectModelResponse>, I>>(base?: I): InspectModelResponse {
+    return InspectModelResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectModelResponse>, I>>(object: I): InspectModelResponse {
+    const message = createBaseInspectModelResponse();
+    message.modelDir = object.modelDir ?? "";
+    message.components = object.components?.map((e) => ComponentEstimate.fromPartial(e)) || [];
+    message.plans = object.plans?.map((e) => MemoryPlan.fromPartial(e)) || [];
+    message.limitBytes = object.limitBytes ?? 0;
+    message.totalBytes = object.totalBytes ?? 0;
+    message.backend = object.backend ?? "";
+    return message;
+  },
+};
+
+function createBaseConvertModelRequest(): ConvertModelRequest {
+  return {
+    sourceDir: "",
+    targetDir: "",
+    transformer: undefined,
+    experts: undefined,
+    textEncoder: undefined,
+    overwrite: false,
+  };
+}
+
+export const ConvertModelRequest: MessageFns<ConvertModelRequest> = {
+  encode(message: ConvertModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sourceDir !== "") {
+      writer.uint32(10).string(message.sourceDir);
+    }
+    if (message.targetDir !== "") {
+      writer.uint32(18).string(message.targetDir);
+    }
+    if (message.transformer !== undefined) {
+      Quantization.encode(message.transformer, writer.uint32(26).fork()).join();
+    }
+    if (message.experts !== undefined) {
+      Quantization.encode(message.experts, writer.uint32(34).fork()).join();
+    }
+    if (message.textEncoder !== undefined) {
+      Quantization.encode(message.textEncoder, writer.uint32(42).fork()).join();
+    }
+    if (message.overwrite !== false) {
+      writer.uint32(48).bool(message.overwrite);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConvertModelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConvertModelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sourceDir = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.targetDir = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.transformer = Quantization.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.experts = Quantization.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.textEncoder = Quantization.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.overwrite = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConvertModelRequest {
+    return {
+      sourceDir: isSet(object.sourceDir)
+        ? globalThis.String(object.sourceDir)
+        : isSet(object.source_dir)
+        ? globalThis.String(object.source_dir)
+        : "",
+      targetDir: isSet(object.targetDir)
+        ? globalThis.String(object.targetDir)
+        : isSet(object.target_dir)
+        ? globalThis.String(object.target_dir)
+        : "",
+      transformer: isSet(object.transformer) ? Quantization.fromJSON(object.transformer) : undefined,
+      experts: isSet(object.experts) ? Quantization.fromJSON(object.experts) : undefined,
+      textEncoder: isSet(object.textEncoder)
+        ? Quantization.fromJSON(object.textEncoder)
+        : isSet(object.text_encoder)
+        ? Quantization.fromJSON(object.text_encoder)
+        : undefined,
+      overwrite: isSet(object.overwrite) ? globalThis.Boolean(object.overwrite) : false,
+    };
+  },
+
+  toJSON(message: ConvertModelRequest): unknown {
+    const obj: any = {};
+    if (message.sourceDir !== "") {
+      obj.sourceDir = message.sourceDir;
+    }
+    if (message.targetDir !== "") {
+      obj.targetDir = message.targetDir;
+    }
+    if (message.transformer !== undefined) {
+      obj.transformer = Quantization.toJSON(message.transformer);
+    }
+    if (message.experts !== undefined) {
+      obj.experts = Quantization.toJSON(message.experts);
+    }
+    if (message.textEncoder !== undefined) {
+      obj.textEncoder = Quantization.toJSON(message.textEncoder);
+    }
+    if (message.overwrite !== false) {
+      obj.overwrite = message.overwrite;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConvertModelRequest>, I>>(base?: I): ConvertModelRequest {
+    return ConvertModelRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConvertModelRequest>, I>>(object: I): ConvertModelRequest {
+    const message = createBaseConvertModelRequest();
+    message.sourceDir = object.sourceDir ?? "";
+    message.targetDir = object.targetDir ?? "";
+    message.transformer = (object.transformer !== undefined && object.transformer !== null)
+      ? Quantization.fromPartial(object.transformer)
+      : undefined;
+    message.experts = (object.experts !== undefined && object.experts !== null)
+      ? Quantization.fromPartial(object.experts)
+      : undefined;
+    message.textEncoder = (object.textEncoder !== undefined && object.textEncoder !== null)
+      ? Quantization.fromPartial(object.textEncoder)
+      : undefined;
+    message.overwrite = object.overwrite ?? false;
+    return message;
+  },
+};
+
+function createBaseConvertProgress(): ConvertProgress {
+  return { component: "", bytesDone: 0, bytesTotal: 0, message: "" };
+}
+
+export const ConvertProgress: MessageFns<ConvertProgress> = {
+  encode(message: ConvertProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.component !== "") {
+      writer.uint32(10).string(message.component);
+    }
+    if (message.bytesDone !== 0) {
+      writer.uint32(16).uint64(message.bytesDone);
+    }
+    if (message.bytesTotal !== 0) {
+      writer.uint32(24).uint64(message.bytesTotal);
+    }
+    if (message.message !== "") {
+      writer.uint32(34).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConvertProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConvertProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.component = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.bytesDone = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bytesTotal = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConvertProgress {
+    return {
+      component: isSet(object.component) ? globalThis.String(object.component) : "",
+      bytesDone: isSet(object.bytesDone)
+        ? globalThis.Number(object.bytesDone)
+        : isSet(object.bytes_done)
+        ? globalThis.Number(object.bytes_done)
+        : 0,
+      bytesTotal: isSet(object.bytesTotal)
+        ? globalThis.Number(object.bytesTotal)
+        : isSet(object.bytes_total)
+        ? globalThis.Number(object.bytes_total)
+        : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: ConvertProgress): unknown {
+    const obj: any = {};
+    if (message.component !== "") {
+      obj.component = message.component;
+    }
+    if (message.bytesDone !== 0) {
+      obj.bytesDone = Math.round(message.bytesDone);
+    }
+    if (message.bytesTotal !== 0) {
+      obj.bytesTotal = Math.round(message.bytesTotal);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConvertProgress>, I>>(base?: I): ConvertProgress {
+    return ConvertProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConvertProgress>, I>>(object: I): ConvertProgress {
+    const message = createBaseConvertProgress();
+    message.component = object.component ?? "";
+    message.bytesDone = object.bytesDone ?? 0;
+    message.bytesTotal = object.bytesTotal ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseConvertedComponent(): ConvertedComponent {
+  return { name: "", quantization: "", bytesWritten: 0, linked: false };
+}
+
+export const ConvertedComponent: MessageFns<ConvertedComponent> = {
+  encode(message: ConvertedComponent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.quantization !== "") {
+      writer.uint32(18).string(message.quantization);
+    }
+    if (message.bytesWritten !== 0) {
+      writer.uint32(24).uint64(message.bytesWritten);
+    }
+    if (message.linked !== false) {
+      writer.uint32(32).bool(message.linked);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConvertedComponent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConvertedComponent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.quantization = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bytesWritten = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.linked = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConvertedComponent {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      quantization: isSet(object.quantization) ? globalThis.String(object.quantization) : "",
+      bytesWritten: isSet(object.bytesWritten)
+        ? globalThis.Number(object.bytesWritten)
+        : isSet(object.bytes_written)
+        ? globalThis.Number(object.bytes_written)
+        : 0,
+      linked: isSet(object.linked) ? globalThis.Boolean(object.linked) : false,
+    };
+  },
+
+  toJSON(message: ConvertedComponent): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.quantization !== "") {
+      obj.quantization = message.quantization;
+    }
+    if (message.bytesWritten !== 0) {
+      obj.bytesWritten = Math.round(message.bytesWritten);
+    }
+    if (message.linked !== false) {
+      obj.linked = message.linked;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConvertedComponent>, I>>(base?: I): ConvertedComponent {
+    return ConvertedComponent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConvertedComponent>, I>>(object: I): ConvertedComponent {
+    const message = createBaseConvertedComponent();
+    message.name = object.name ?? "";
+    message.quantization = object.quantization ?? "";
+    message.bytesWritten = object.bytesWritten ?? 0;
+    message.linked = object.linked ?? false;
+    return message;
+  },
+};
+
+function createBaseConvertSummary(): ConvertSummary {
+  return { targetDir: "", components: [], seconds: 0 };
+}
+
+export const ConvertSummary: MessageFns<ConvertSummary> = {
+  encode(message: ConvertSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.targetDir !== "") {
+      writer.uint32(10).string(message.targetDir);
+    }
+    for (const v of message.components) {
+      ConvertedComponent.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.seconds !== 0) {
+      writer.uint32(25).double(message.seconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConvertSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConvertSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.targetDir = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.components.push(ConvertedComponent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.seconds = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConvertSummary {
+    return {
+      targetDir: isSet(object.targetDir)
+        ? globalThis.String(object.targetDir)
+        : isSet(object.target_dir)
+        ? globalThis.String(object.target_dir)
+        : "",
+      components: globalThis.Array.isArray(object?.components)
+        ? object.components.map((e: any) => ConvertedComponent.fromJSON(e))
+        : [],
+      seconds: isSet(object.seconds) ? globalThis.Number(object.seconds) : 0,
+    };
+  },
+
+  toJSON(message: ConvertSummary): unknown {
+    const obj: any = {};
+    if (message.targetDir !== "") {
+      obj.targetDir = message.targetDir;
+    }
+    if (message.components?.length) {
+      obj.components = message.components.map((e) => ConvertedComponent.toJSON(e));
+    }
+    if (message.seconds !== 0) {
+      obj.seconds = floatToJson(message.seconds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConvertSummary>, I>>(base?: I): ConvertSummary {
+    return ConvertSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConvertSummary>, I>>(object: I): ConvertSummary {
+    const message = createBaseConvertSummary();
+    message.targetDir = object.targetDir ?? "";
+    message.components = object.components?.map((e) => ConvertedComponent.fromPartial(e)) || [];
+    message.seconds = object.seconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseConvertModelEvent(): ConvertModelEvent {
+  return { progress: undefined, summary: undefined };
+}
+
+export const ConvertModelEvent: MessageFns<ConvertModelEvent> = {
+  encode(message: ConvertModelEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.progress !== undefined) {
+      ConvertProgress.encode(message.progress, writer.uint32(10).fork()).join();
+    }
+    if (message.summary !== undefined) {
+      ConvertSummary.encode(message.summary, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConvertModelEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConvertModelEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.progress = ConvertProgress.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.summary = ConvertSummary.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConvertModelEvent {
+    return {
+      progress: isSet(object.progress) ? ConvertProgress.fromJSON(object.progress) : undefined,
+      summary: isSet(object.summary) ? ConvertSummary.fromJSON(object.summary) : undefined,
+    };
+  },
+
+  toJSON(message: ConvertModelEvent): unknown {
+    const obj: any = {};
+    if (message.progress !== undefined) {
+      obj.progress = ConvertProgress.toJSON(message.progress);
+    }
+    if (message.summary !== undefined) {
+      obj.summary = ConvertSummary.toJSON(message.summary);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConvertModelEvent>, I>>(base?: I): ConvertModelEvent {
+    return ConvertModelEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConvertModelEvent>, I>>(object: I): ConvertModelEvent {
+    const message = createBaseConvertModelEvent();
+    message.progress = (object.progress !== undefined && object.progress !== null)
+      ? ConvertProgress.fromPartial(object.progress)
+      : undefined;
+    message.summary = (object.summary !== undefined && object.summary !== null)
+      ? ConvertSummary.fromPartial(object.summary)
+      : undefined;
+    return message;
+  },
+};
+
 export type EngineService = typeof EngineService;
 export const EngineService = {
   /** Versions, backend, device, memory and an MLX self-check computed on request. */
@@ -3762,6 +5355,37 @@ export const EngineService = {
     responseSerialize: (value: ReleaseResponse): Buffer => Buffer.from(ReleaseResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReleaseResponse => ReleaseResponse.decode(value),
   },
+  /** Drop loaded components (low-memory pipelines keep the text encoder and the transformer apart). */
+  unload: {
+    path: "/nucleus.engine.v1.Engine/Unload" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnloadRequest): Buffer => Buffer.from(UnloadRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnloadRequest => UnloadRequest.decode(value),
+    responseSerialize: (value: UnloadResponse): Buffer => Buffer.from(UnloadResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnloadResponse => UnloadResponse.decode(value),
+  },
+  /** What a model folder holds and how much memory each way of loading it needs; reads headers and configs only. */
+  inspectModel: {
+    path: "/nucleus.engine.v1.Engine/InspectModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InspectModelRequest): Buffer => Buffer.from(InspectModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InspectModelRequest => InspectModelRequest.decode(value),
+    responseSerialize: (value: InspectModelResponse): Buffer =>
+      Buffer.from(InspectModelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InspectModelResponse => InspectModelResponse.decode(value),
+  },
+  /** Write a pre-quantized copy of a model folder, tensor by tensor; streams progress, ends with a summary. */
+  convertModel: {
+    path: "/nucleus.engine.v1.Engine/ConvertModel" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ConvertModelRequest): Buffer => Buffer.from(ConvertModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConvertModelRequest => ConvertModelRequest.decode(value),
+    responseSerialize: (value: ConvertModelEvent): Buffer => Buffer.from(ConvertModelEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConvertModelEvent => ConvertModelEvent.decode(value),
+  },
 } as const;
 
 export interface EngineServer extends UntypedServiceImplementation {
@@ -3783,6 +5407,12 @@ export interface EngineServer extends UntypedServiceImplementation {
   decode: handleUnaryCall<DecodeRequest, DecodeResponse>;
   /** Forget embedding handles and everything cached for them. */
   release: handleUnaryCall<ReleaseRequest, ReleaseResponse>;
+  /** Drop loaded components (low-memory pipelines keep the text encoder and the transformer apart). */
+  unload: handleUnaryCall<UnloadRequest, UnloadResponse>;
+  /** What a model folder holds and how much memory each way of loading it needs; reads headers and configs only. */
+  inspectModel: handleUnaryCall<InspectModelRequest, InspectModelResponse>;
+  /** Write a pre-quantized copy of a model folder, tensor by tensor; streams progress, ends with a summary. */
+  convertModel: handleServerStreamingCall<ConvertModelRequest, ConvertModelEvent>;
 }
 
 export interface EngineClient extends Client {
@@ -3921,6 +5551,45 @@ export interface EngineClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReleaseResponse) => void,
   ): ClientUnaryCall;
+  /** Drop loaded components (low-memory pipelines keep the text encoder and the transformer apart). */
+  unload(
+    request: UnloadRequest,
+    callback: (error: ServiceError | null, response: UnloadResponse) => void,
+  ): ClientUnaryCall;
+  unload(
+    request: UnloadRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnloadResponse) => void,
+  ): ClientUnaryCall;
+  unload(
+    request: UnloadRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnloadResponse) => void,
+  ): ClientUnaryCall;
+  /** What a model folder holds and how much memory each way of loading it needs; reads headers and configs only. */
+  inspectModel(
+    request: InspectModelRequest,
+    callback: (error: ServiceError | null, response: InspectModelResponse) => void,
+  ): ClientUnaryCall;
+  inspectModel(
+    request: InspectModelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InspectModelResponse) => void,
+  ): ClientUnaryCall;
+  inspectModel(
+    request: InspectModelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InspectModelResponse) => void,
+  ): ClientUnaryCall;
+  /** Write a pre-quantized copy of a model folder, tensor by tensor; streams progress, ends with a summary. */
+  convertModel(request: ConvertModelRequest, options?: Partial<CallOptions>): ClientReadableStream<ConvertModelEvent>;
+  convertModel(
+    request: ConvertModelRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ConvertModelEvent>;
 }
 
 export const EngineClient = makeGenericClientConstructor(EngineService, "nucleus.engine.v1.Engine") as unknown as {

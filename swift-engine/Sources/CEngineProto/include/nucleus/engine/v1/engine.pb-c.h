@@ -44,6 +44,17 @@ typedef struct Nucleus__Engine__V1__DecodeRequest Nucleus__Engine__V1__DecodeReq
 typedef struct Nucleus__Engine__V1__DecodeResponse Nucleus__Engine__V1__DecodeResponse;
 typedef struct Nucleus__Engine__V1__ReleaseRequest Nucleus__Engine__V1__ReleaseRequest;
 typedef struct Nucleus__Engine__V1__ReleaseResponse Nucleus__Engine__V1__ReleaseResponse;
+typedef struct Nucleus__Engine__V1__UnloadRequest Nucleus__Engine__V1__UnloadRequest;
+typedef struct Nucleus__Engine__V1__UnloadResponse Nucleus__Engine__V1__UnloadResponse;
+typedef struct Nucleus__Engine__V1__InspectModelRequest Nucleus__Engine__V1__InspectModelRequest;
+typedef struct Nucleus__Engine__V1__ComponentEstimate Nucleus__Engine__V1__ComponentEstimate;
+typedef struct Nucleus__Engine__V1__MemoryPlan Nucleus__Engine__V1__MemoryPlan;
+typedef struct Nucleus__Engine__V1__InspectModelResponse Nucleus__Engine__V1__InspectModelResponse;
+typedef struct Nucleus__Engine__V1__ConvertModelRequest Nucleus__Engine__V1__ConvertModelRequest;
+typedef struct Nucleus__Engine__V1__ConvertProgress Nucleus__Engine__V1__ConvertProgress;
+typedef struct Nucleus__Engine__V1__ConvertedComponent Nucleus__Engine__V1__ConvertedComponent;
+typedef struct Nucleus__Engine__V1__ConvertSummary Nucleus__Engine__V1__ConvertSummary;
+typedef struct Nucleus__Engine__V1__ConvertModelEvent Nucleus__Engine__V1__ConvertModelEvent;
 
 
 /* --- enums --- */
@@ -170,7 +181,7 @@ struct  Nucleus__Engine__V1__ComponentInfo
    */
   char *name;
   /*
-   * compute dtype
+   * compute dtype (activations)
    */
   char *dtype;
   uint64_t parameter_count;
@@ -187,10 +198,14 @@ struct  Nucleus__Engine__V1__ComponentInfo
    * which only the layers up to the requested hidden state are loaded; the VAE: its decoder and encoder).
    */
   uint64_t checkpoint_parameter_count;
+  /*
+   * dtype the weights are stored in (scales and biases when quantized)
+   */
+  char *weight_dtype;
 };
 #define NUCLEUS__ENGINE__V1__COMPONENT_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__component_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Nucleus__Engine__V1__GetInfoResponse
@@ -589,6 +604,244 @@ struct  Nucleus__Engine__V1__ReleaseResponse
 #define NUCLEUS__ENGINE__V1__RELEASE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__release_response__descriptor) \
     , 0 }
+
+
+struct  Nucleus__Engine__V1__UnloadRequest
+{
+  ProtobufCMessage base;
+  /*
+   * "transformer", "vae", "text_encoder"; empty = all
+   */
+  size_t n_components;
+  char **components;
+};
+#define NUCLEUS__ENGINE__V1__UNLOAD_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__unload_request__descriptor) \
+    , 0,NULL }
+
+
+struct  Nucleus__Engine__V1__UnloadResponse
+{
+  ProtobufCMessage base;
+  /*
+   * what is still loaded
+   */
+  size_t n_loaded_components;
+  Nucleus__Engine__V1__ComponentInfo **loaded_components;
+  uint64_t freed_bytes;
+};
+#define NUCLEUS__ENGINE__V1__UNLOAD_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__unload_response__descriptor) \
+    , 0,NULL, 0 }
+
+
+struct  Nucleus__Engine__V1__InspectModelRequest
+{
+  ProtobufCMessage base;
+  char *model_dir;
+  /*
+   * dtype, quantization and hidden layer as LoadModel would take them
+   */
+  Nucleus__Engine__V1__LoadOptions *options;
+  /*
+   * image size the working memory is estimated for (0 = 1024)
+   */
+  uint32_t width;
+  uint32_t height;
+};
+#define NUCLEUS__ENGINE__V1__INSPECT_MODEL_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__inspect_model_request__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL, 0, 0 }
+
+
+struct  Nucleus__Engine__V1__ComponentEstimate
+{
+  ProtobufCMessage base;
+  char *name;
+  /*
+   * parameters LoadModel would load
+   */
+  uint64_t parameter_count;
+  /*
+   * parameters the folder holds for this component
+   */
+  uint64_t checkpoint_parameter_count;
+  /*
+   * bytes the component's files take on disk
+   */
+  uint64_t disk_bytes;
+  /*
+   * floating dtype of the checkpoint
+   */
+  char *stored_dtype;
+  /*
+   * what the folder records ("none" when not pre-quantized)
+   */
+  char *quantization;
+  /*
+   * weights once loaded with the requested options
+   */
+  uint64_t resident_bytes;
+  /*
+   * peak working memory of its computation at the requested size
+   */
+  uint64_t working_bytes;
+};
+#define NUCLEUS__ENGINE__V1__COMPONENT_ESTIMATE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__component_estimate__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * Peak memory of the whole pipeline (text encoding, denoising with CFG, decoding) loaded one way.
+ */
+struct  Nucleus__Engine__V1__MemoryPlan
+{
+  ProtobufCMessage base;
+  /*
+   * linears and experts
+   */
+  Nucleus__Engine__V1__Quantization *transformer;
+  Nucleus__Engine__V1__Quantization *text_encoder;
+  /*
+   * text encoder and transformer never resident together
+   */
+  protobuf_c_boolean low_memory;
+  uint64_t peak_bytes;
+  /*
+   * under the engine's memory limit
+   */
+  protobuf_c_boolean fits;
+  /*
+   * the options of the request
+   */
+  protobuf_c_boolean requested;
+};
+#define NUCLEUS__ENGINE__V1__MEMORY_PLAN__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__memory_plan__descriptor) \
+    , NULL, NULL, 0, 0, 0, 0 }
+
+
+struct  Nucleus__Engine__V1__InspectModelResponse
+{
+  ProtobufCMessage base;
+  char *model_dir;
+  size_t n_components;
+  Nucleus__Engine__V1__ComponentEstimate **components;
+  /*
+   * the request's options, then bf16 / 8-bit / 4-bit with and without low memory
+   */
+  size_t n_plans;
+  Nucleus__Engine__V1__MemoryPlan **plans;
+  /*
+   * the engine's memory limit
+   */
+  uint64_t limit_bytes;
+  /*
+   * physical memory of the device
+   */
+  uint64_t total_bytes;
+  char *backend;
+};
+#define NUCLEUS__ENGINE__V1__INSPECT_MODEL_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__inspect_model_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Nucleus__Engine__V1__ConvertModelRequest
+{
+  ProtobufCMessage base;
+  /*
+   * a model folder in the release layout
+   */
+  char *source_dir;
+  /*
+   * must not exist unless overwrite
+   */
+  char *target_dir;
+  Nucleus__Engine__V1__Quantization *transformer;
+  Nucleus__Engine__V1__Quantization *experts;
+  /*
+   * unset = copy the text encoder as it is
+   */
+  Nucleus__Engine__V1__Quantization *text_encoder;
+  protobuf_c_boolean overwrite;
+};
+#define NUCLEUS__ENGINE__V1__CONVERT_MODEL_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__convert_model_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, NULL, NULL, 0 }
+
+
+struct  Nucleus__Engine__V1__ConvertProgress
+{
+  ProtobufCMessage base;
+  char *component;
+  /*
+   * source bytes processed, all components together
+   */
+  uint64_t bytes_done;
+  uint64_t bytes_total;
+  char *message;
+};
+#define NUCLEUS__ENGINE__V1__CONVERT_PROGRESS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__convert_progress__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Nucleus__Engine__V1__ConvertedComponent
+{
+  ProtobufCMessage base;
+  char *name;
+  /*
+   * "none" when copied
+   */
+  char *quantization;
+  /*
+   * bytes of its files in the target (linked files count as 0)
+   */
+  uint64_t bytes_written;
+  /*
+   * hard-linked or copied as it is
+   */
+  protobuf_c_boolean linked;
+};
+#define NUCLEUS__ENGINE__V1__CONVERTED_COMPONENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__converted_component__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Nucleus__Engine__V1__ConvertSummary
+{
+  ProtobufCMessage base;
+  char *target_dir;
+  size_t n_components;
+  Nucleus__Engine__V1__ConvertedComponent **components;
+  double seconds;
+};
+#define NUCLEUS__ENGINE__V1__CONVERT_SUMMARY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__convert_summary__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0 }
+
+
+typedef enum {
+  NUCLEUS__ENGINE__V1__CONVERT_MODEL_EVENT__EVENT__NOT_SET = 0,
+  NUCLEUS__ENGINE__V1__CONVERT_MODEL_EVENT__EVENT_PROGRESS = 1,
+  NUCLEUS__ENGINE__V1__CONVERT_MODEL_EVENT__EVENT_SUMMARY = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NUCLEUS__ENGINE__V1__CONVERT_MODEL_EVENT__EVENT__CASE)
+} Nucleus__Engine__V1__ConvertModelEvent__EventCase;
+
+struct  Nucleus__Engine__V1__ConvertModelEvent
+{
+  ProtobufCMessage base;
+  Nucleus__Engine__V1__ConvertModelEvent__EventCase event_case;
+  union {
+    Nucleus__Engine__V1__ConvertProgress *progress;
+    Nucleus__Engine__V1__ConvertSummary *summary;
+  };
+};
+#define NUCLEUS__ENGINE__V1__CONVERT_MODEL_EVENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__convert_model_event__descriptor) \
+    , NUCLEUS__ENGINE__V1__CONVERT_MODEL_EVENT__EVENT__NOT_SET, {0} }
 
 
 /* Nucleus__Engine__V1__Tensor methods */
@@ -1142,6 +1395,215 @@ Nucleus__Engine__V1__ReleaseResponse *
 void   nucleus__engine__v1__release_response__free_unpacked
                      (Nucleus__Engine__V1__ReleaseResponse *message,
                       ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__UnloadRequest methods */
+void   nucleus__engine__v1__unload_request__init
+                     (Nucleus__Engine__V1__UnloadRequest         *message);
+size_t nucleus__engine__v1__unload_request__get_packed_size
+                     (const Nucleus__Engine__V1__UnloadRequest   *message);
+size_t nucleus__engine__v1__unload_request__pack
+                     (const Nucleus__Engine__V1__UnloadRequest   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__unload_request__pack_to_buffer
+                     (const Nucleus__Engine__V1__UnloadRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__UnloadRequest *
+       nucleus__engine__v1__unload_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__unload_request__free_unpacked
+                     (Nucleus__Engine__V1__UnloadRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__UnloadResponse methods */
+void   nucleus__engine__v1__unload_response__init
+                     (Nucleus__Engine__V1__UnloadResponse         *message);
+size_t nucleus__engine__v1__unload_response__get_packed_size
+                     (const Nucleus__Engine__V1__UnloadResponse   *message);
+size_t nucleus__engine__v1__unload_response__pack
+                     (const Nucleus__Engine__V1__UnloadResponse   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__unload_response__pack_to_buffer
+                     (const Nucleus__Engine__V1__UnloadResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__UnloadResponse *
+       nucleus__engine__v1__unload_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__unload_response__free_unpacked
+                     (Nucleus__Engine__V1__UnloadResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__InspectModelRequest methods */
+void   nucleus__engine__v1__inspect_model_request__init
+                     (Nucleus__Engine__V1__InspectModelRequest         *message);
+size_t nucleus__engine__v1__inspect_model_request__get_packed_size
+                     (const Nucleus__Engine__V1__InspectModelRequest   *message);
+size_t nucleus__engine__v1__inspect_model_request__pack
+                     (const Nucleus__Engine__V1__InspectModelRequest   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__inspect_model_request__pack_to_buffer
+                     (const Nucleus__Engine__V1__InspectModelRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__InspectModelRequest *
+       nucleus__engine__v1__inspect_model_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__inspect_model_request__free_unpacked
+                     (Nucleus__Engine__V1__InspectModelRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__ComponentEstimate methods */
+void   nucleus__engine__v1__component_estimate__init
+                     (Nucleus__Engine__V1__ComponentEstimate         *message);
+size_t nucleus__engine__v1__component_estimate__get_packed_size
+                     (const Nucleus__Engine__V1__ComponentEstimate   *message);
+size_t nucleus__engine__v1__component_estimate__pack
+                     (const Nucleus__Engine__V1__ComponentEstimate   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__component_estimate__pack_to_buffer
+                     (const Nucleus__Engine__V1__ComponentEstimate   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__ComponentEstimate *
+       nucleus__engine__v1__component_estimate__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__component_estimate__free_unpacked
+                     (Nucleus__Engine__V1__ComponentEstimate *message,
+                      ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__MemoryPlan methods */
+void   nucleus__engine__v1__memory_plan__init
+                     (Nucleus__Engine__V1__MemoryPlan         *message);
+size_t nucleus__engine__v1__memory_plan__get_packed_size
+                     (const Nucleus__Engine__V1__MemoryPlan   *message);
+size_t nucleus__engine__v1__memory_plan__pack
+                     (const Nucleus__Engine__V1__MemoryPlan   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__memory_plan__pack_to_buffer
+                     (const Nucleus__Engine__V1__MemoryPlan   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__MemoryPlan *
+       nucleus__engine__v1__memory_plan__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__memory_plan__free_unpacked
+                     (Nucleus__Engine__V1__MemoryPlan *message,
+                      ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__InspectModelResponse methods */
+void   nucleus__engine__v1__inspect_model_response__init
+                     (Nucleus__Engine__V1__InspectModelResponse         *message);
+size_t nucleus__engine__v1__inspect_model_response__get_packed_size
+                     (const Nucleus__Engine__V1__InspectModelResponse   *message);
+size_t nucleus__engine__v1__inspect_model_response__pack
+                     (const Nucleus__Engine__V1__InspectModelResponse   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__inspect_model_response__pack_to_buffer
+                     (const Nucleus__Engine__V1__InspectModelResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__InspectModelResponse *
+       nucleus__engine__v1__inspect_model_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__inspect_model_response__free_unpacked
+                     (Nucleus__Engine__V1__InspectModelResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__ConvertModelRequest methods */
+void   nucleus__engine__v1__convert_model_request__init
+                     (Nucleus__Engine__V1__ConvertModelRequest         *message);
+size_t nucleus__engine__v1__convert_model_request__get_packed_size
+                     (const Nucleus__Engine__V1__ConvertModelRequest   *message);
+size_t nucleus__engine__v1__convert_model_request__pack
+                     (const Nucleus__Engine__V1__ConvertModelRequest   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__convert_model_request__pack_to_buffer
+                     (const Nucleus__Engine__V1__ConvertModelRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__ConvertModelRequest *
+       nucleus__engine__v1__convert_model_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__convert_model_request__free_unpacked
+                     (Nucleus__Engine__V1__ConvertModelRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__ConvertProgress methods */
+void   nucleus__engine__v1__convert_progress__init
+                     (Nucleus__Engine__V1__ConvertProgress         *message);
+size_t nucleus__engine__v1__convert_progress__get_packed_size
+                     (const Nucleus__Engine__V1__ConvertProgress   *message);
+size_t nucleus__engine__v1__convert_progress__pack
+                     (const Nucleus__Engine__V1__ConvertProgress   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__convert_progress__pack_to_buffer
+                     (const Nucleus__Engine__V1__ConvertProgress   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__ConvertProgress *
+       nucleus__engine__v1__convert_progress__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__convert_progress__free_unpacked
+                     (Nucleus__Engine__V1__ConvertProgress *message,
+                      ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__ConvertedComponent methods */
+void   nucleus__engine__v1__converted_component__init
+                     (Nucleus__Engine__V1__ConvertedComponent         *message);
+size_t nucleus__engine__v1__converted_component__get_packed_size
+                     (const Nucleus__Engine__V1__ConvertedComponent   *message);
+size_t nucleus__engine__v1__converted_component__pack
+                     (const Nucleus__Engine__V1__ConvertedComponent   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__converted_component__pack_to_buffer
+                     (const Nucleus__Engine__V1__ConvertedComponent   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__ConvertedComponent *
+       nucleus__engine__v1__converted_component__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__converted_component__free_unpacked
+                     (Nucleus__Engine__V1__ConvertedComponent *message,
+                      ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__ConvertSummary methods */
+void   nucleus__engine__v1__convert_summary__init
+                     (Nucleus__Engine__V1__ConvertSummary         *message);
+size_t nucleus__engine__v1__convert_summary__get_packed_size
+                     (const Nucleus__Engine__V1__ConvertSummary   *message);
+size_t nucleus__engine__v1__convert_summary__pack
+                     (const Nucleus__Engine__V1__ConvertSummary   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__convert_summary__pack_to_buffer
+                     (const Nucleus__Engine__V1__ConvertSummary   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__ConvertSummary *
+       nucleus__engine__v1__convert_summary__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__convert_summary__free_unpacked
+                     (Nucleus__Engine__V1__ConvertSummary *message,
+                      ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__ConvertModelEvent methods */
+void   nucleus__engine__v1__convert_model_event__init
+                     (Nucleus__Engine__V1__ConvertModelEvent         *message);
+size_t nucleus__engine__v1__convert_model_event__get_packed_size
+                     (const Nucleus__Engine__V1__ConvertModelEvent   *message);
+size_t nucleus__engine__v1__convert_model_event__pack
+                     (const Nucleus__Engine__V1__ConvertModelEvent   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__convert_model_event__pack_to_buffer
+                     (const Nucleus__Engine__V1__ConvertModelEvent   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__ConvertModelEvent *
+       nucleus__engine__v1__convert_model_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__convert_model_event__free_unpacked
+                     (Nucleus__Engine__V1__ConvertModelEvent *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Nucleus__Engine__V1__Tensor_Closure)
@@ -1231,6 +1693,39 @@ typedef void (*Nucleus__Engine__V1__ReleaseRequest_Closure)
 typedef void (*Nucleus__Engine__V1__ReleaseResponse_Closure)
                  (const Nucleus__Engine__V1__ReleaseResponse *message,
                   void *closure_data);
+typedef void (*Nucleus__Engine__V1__UnloadRequest_Closure)
+                 (const Nucleus__Engine__V1__UnloadRequest *message,
+                  void *closure_data);
+typedef void (*Nucleus__Engine__V1__UnloadResponse_Closure)
+                 (const Nucleus__Engine__V1__UnloadResponse *message,
+                  void *closure_data);
+typedef void (*Nucleus__Engine__V1__InspectModelRequest_Closure)
+                 (const Nucleus__Engine__V1__InspectModelRequest *message,
+                  void *closure_data);
+typedef void (*Nucleus__Engine__V1__ComponentEstimate_Closure)
+                 (const Nucleus__Engine__V1__ComponentEstimate *message,
+                  void *closure_data);
+typedef void (*Nucleus__Engine__V1__MemoryPlan_Closure)
+                 (const Nucleus__Engine__V1__MemoryPlan *message,
+                  void *closure_data);
+typedef void (*Nucleus__Engine__V1__InspectModelResponse_Closure)
+                 (const Nucleus__Engine__V1__InspectModelResponse *message,
+                  void *closure_data);
+typedef void (*Nucleus__Engine__V1__ConvertModelRequest_Closure)
+                 (const Nucleus__Engine__V1__ConvertModelRequest *message,
+                  void *closure_data);
+typedef void (*Nucleus__Engine__V1__ConvertProgress_Closure)
+                 (const Nucleus__Engine__V1__ConvertProgress *message,
+                  void *closure_data);
+typedef void (*Nucleus__Engine__V1__ConvertedComponent_Closure)
+                 (const Nucleus__Engine__V1__ConvertedComponent *message,
+                  void *closure_data);
+typedef void (*Nucleus__Engine__V1__ConvertSummary_Closure)
+                 (const Nucleus__Engine__V1__ConvertSummary *message,
+                  void *closure_data);
+typedef void (*Nucleus__Engine__V1__ConvertModelEvent_Closure)
+                 (const Nucleus__Engine__V1__ConvertModelEvent *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1274,6 +1769,18 @@ struct Nucleus__Engine__V1__Engine_Service
                   const Nucleus__Engine__V1__ReleaseRequest *input,
                   Nucleus__Engine__V1__ReleaseResponse_Closure closure,
                   void *closure_data);
+  void (*unload)(Nucleus__Engine__V1__Engine_Service *service,
+                 const Nucleus__Engine__V1__UnloadRequest *input,
+                 Nucleus__Engine__V1__UnloadResponse_Closure closure,
+                 void *closure_data);
+  void (*inspect_model)(Nucleus__Engine__V1__Engine_Service *service,
+                        const Nucleus__Engine__V1__InspectModelRequest *input,
+                        Nucleus__Engine__V1__InspectModelResponse_Closure closure,
+                        void *closure_data);
+  void (*convert_model)(Nucleus__Engine__V1__Engine_Service *service,
+                        const Nucleus__Engine__V1__ConvertModelRequest *input,
+                        Nucleus__Engine__V1__ConvertModelEvent_Closure closure,
+                        void *closure_data);
 };
 typedef void (*Nucleus__Engine__V1__Engine_ServiceDestroy)(Nucleus__Engine__V1__Engine_Service *);
 void nucleus__engine__v1__engine__init (Nucleus__Engine__V1__Engine_Service *service,
@@ -1290,7 +1797,10 @@ void nucleus__engine__v1__engine__init (Nucleus__Engine__V1__Engine_Service *ser
       function_prefix__ ## import_embedding,\
       function_prefix__ ## denoise,\
       function_prefix__ ## decode,\
-      function_prefix__ ## release  }
+      function_prefix__ ## release,\
+      function_prefix__ ## unload,\
+      function_prefix__ ## inspect_model,\
+      function_prefix__ ## convert_model  }
 void nucleus__engine__v1__engine__get_info(ProtobufCService *service,
                                            const Nucleus__Engine__V1__GetInfoRequest *input,
                                            Nucleus__Engine__V1__GetInfoResponse_Closure closure,
@@ -1327,6 +1837,18 @@ void nucleus__engine__v1__engine__release(ProtobufCService *service,
                                           const Nucleus__Engine__V1__ReleaseRequest *input,
                                           Nucleus__Engine__V1__ReleaseResponse_Closure closure,
                                           void *closure_data);
+void nucleus__engine__v1__engine__unload(ProtobufCService *service,
+                                         const Nucleus__Engine__V1__UnloadRequest *input,
+                                         Nucleus__Engine__V1__UnloadResponse_Closure closure,
+                                         void *closure_data);
+void nucleus__engine__v1__engine__inspect_model(ProtobufCService *service,
+                                                const Nucleus__Engine__V1__InspectModelRequest *input,
+                                                Nucleus__Engine__V1__InspectModelResponse_Closure closure,
+                                                void *closure_data);
+void nucleus__engine__v1__engine__convert_model(ProtobufCService *service,
+                                                const Nucleus__Engine__V1__ConvertModelRequest *input,
+                                                Nucleus__Engine__V1__ConvertModelEvent_Closure closure,
+                                                void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1360,6 +1882,17 @@ extern const ProtobufCMessageDescriptor nucleus__engine__v1__decode_request__des
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__decode_response__descriptor;
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__release_request__descriptor;
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__release_response__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__unload_request__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__unload_response__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__inspect_model_request__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__component_estimate__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__memory_plan__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__inspect_model_response__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__convert_model_request__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__convert_progress__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__converted_component__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__convert_summary__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__convert_model_event__descriptor;
 extern const ProtobufCServiceDescriptor nucleus__engine__v1__engine__descriptor;
 
 PROTOBUF_C__END_DECLS
