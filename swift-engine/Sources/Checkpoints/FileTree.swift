@@ -29,8 +29,9 @@ public enum FileTree {
       let got = buffer.withUnsafeMutableBytes { pread(input, $0.baseAddress!, count, off_t(offset)) }
       if got < 0 && errno == EINTR { continue }
       guard got > 0 else { throw failure("cannot read", source) }
-      let block = buffer.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0..<got]) }
-      if block.contains(where: { $0 != 0 }) {
+      try buffer.withUnsafeBytes { raw in
+        let block = UnsafeRawBufferPointer(rebasing: raw[0..<got])
+        guard !isAllZero(block) else { return }
         var written = 0
         while written < got {
           let n = pwrite(output, block.baseAddress! + written, got - written, off_t(offset + written))
@@ -64,4 +65,12 @@ extension FileTree {
 extension FileTree {
   /// The names in a folder, sorted.
   public static func list(_ path: String) throws -> [String] { try FileBytes.listDirectory(path) }
+}
+
+/// Whether every byte is zero (such blocks are left as holes), eight bytes at a time.
+func isAllZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+  let words = bytes.count / 8
+  for index in 0..<words where bytes.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) != 0 { return false }
+  for index in (words * 8)..<bytes.count where bytes[index] != 0 { return false }
+  return true
 }

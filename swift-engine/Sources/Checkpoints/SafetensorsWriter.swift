@@ -61,12 +61,12 @@ public final class SafetensorsWriter {
 
   deinit { close(fd) }
 
-  /// Writes `bytes` into tensor `key` starting `byteOffset` bytes into it.
+  /// Writes `bytes` into tensor `key` starting `byteOffset` bytes into it; all-zero bytes stay a hole.
   public func write(_ key: String, bytes: UnsafeRawBufferPointer, at byteOffset: Int = 0) throws {
     guard let (start, size) = placement[key], byteOffset >= 0, byteOffset + bytes.count <= size else {
       throw CheckpointError("internal: \(bytes.count) bytes at \(byteOffset) do not fit tensor \(key) of \(path)")
     }
-    try writeAll(bytes, at: start + byteOffset)
+    if !isAllZero(bytes) { try writeAll(bytes, at: start + byteOffset) }
     written[key, default: 0] += bytes.count
   }
 
@@ -93,12 +93,7 @@ public final class SafetensorsWriter {
           got += n
         }
       }
-      let block = buffer.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0..<count]) }
-      if block.contains(where: { $0 != 0 }) {
-        try write(key, bytes: block, at: done)
-      } else {
-        written[key, default: 0] += count
-      }
+      try buffer.withUnsafeBytes { try write(key, bytes: UnsafeRawBufferPointer(rebasing: $0[0..<count]), at: done) }
       done += count
     }
   }

@@ -35,3 +35,12 @@ extension MLXArray {
   public func mean(axes: [Int] = [], keepDims: Bool = false) throws -> MLXArray { try MLX.mean(self, axes: axes, keepDims: keepDims) }
   public func max(axes: [Int] = [], keepDims: Bool = false) throws -> MLXArray { try MLX.max(self, axes: axes, keepDims: keepDims) }
 }
+
+extension MLXArray {
+  /// Whether every element is finite (no NaN or ±Inf): x · 0 is 0 for finite x and NaN otherwise, so the sum is 0
+  /// exactly when all are finite.
+  public func allFinite() throws -> Bool {
+    guard dtype.isFloatingPoint else { return true }
+    return try (self.asType(.float32) * 0).sum().asArray(Float.self)[0] == 0
+  }
+}

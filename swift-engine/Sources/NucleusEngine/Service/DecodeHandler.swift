@@ -18,6 +18,7 @@ extension EngineService {
         message.latents, gridHeight: h, gridWidth: w, channels: zDim * 4, what: "this VAE",
         channelsMeaning: "packed latents of z_dim \(zDim) × 2×2").latents
       let (tokens, channels) = (latents.shape[0], latents.shape[1])
+      guard try latents.allFinite() else { throw RPCError(.invalidArgument, "latents contain NaN or infinite values") }
       try MemoryBudget.check(
         needed: MemoryBudget.decodeBytes(config: decoder.config, dtype: decoder.dtype, gridHeight: h, gridWidth: w)
           + MemoryBudget.weightTransientBytes(decoder.parameters().map(\.parameter), computeDType: decoder.dtype),

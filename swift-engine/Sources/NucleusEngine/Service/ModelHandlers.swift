@@ -31,7 +31,10 @@ extension EngineService {
       guard real.contains(true) else { throw RPCError(.invalidArgument, "mask marks no token as real") }
       mask = real.allSatisfy { $0 } ? nil : flags
     }
-    try compute { try eval([embedding] + (mask.map { [$0] } ?? [])) }
+    try compute {
+      try eval([embedding] + (mask.map { [$0] } ?? []))
+      guard try embedding.allFinite() else { throw RPCError(.invalidArgument, "embedding contains NaN or infinite values") }
+    }
     let handle = container.add(ModelContainer.Embedding(embedding: embedding, mask: mask))
 
     let arena = CArena()
@@ -77,6 +80,7 @@ extension EngineService {
         message.latents, gridHeight: h, gridWidth: w, channels: config.inChannels, what: "this transformer",
         channelsMeaning: "in_channels = latent channels × \(config.patchSize)×\(config.patchSize) patch, packed")
       let (tokens, channels) = (latents.shape[0], latents.shape[1])
+      guard try latents.allFinite() else { throw RPCError(.invalidArgument, "latents contain NaN or infinite values") }
       for (handle, embedding) in zip(handles, embeddings) where embedding.width != config.jointAttentionDim {
         throw RPCError(
           .invalidArgument,
@@ -117,6 +121,11 @@ extension EngineService {
       let output = try model(latents: input, gridHeight: h, gridWidth: w, timesteps: timesteps, text: conditionings)
         .asType(latents.dtype)
       try eval(output)
+      guard try output.allFinite() else {
+        throw RPCError(
+          .internalError,
+          "the transformer produced NaN or infinite values at timestep \(sigma): the weights or the inputs are broken (a float16 checkpoint overflowing is a common cause; use bfloat16 or float32)")
+      }
       let predictions = try output.split(parts: batch, axis: 0).map { prediction in
         try keepBatchAxis ? prediction : prediction.squeezed(axes: [0])
       }

@@ -67,6 +67,7 @@ public struct TextEncoderConfig: Decodable, Sendable, Equatable {
   /// The entry of transformers' `hidden_states` (num_hidden_layers + 1 of them: the embeddings, then each layer's
   /// output, the last one after the final norm) that Python index `index` selects, as 0...num_hidden_layers.
   public func hiddenStateIndex(_ index: Int) throws -> Int {
+    try validate()
     let count = numHiddenLayers + 1
     let resolved = index < 0 ? count + index : index
     guard resolved >= 0, resolved < count else {
