@@ -1,12 +1,20 @@
 // The library entry point: load a model once, generate many images.
 import type { EngineClient } from "./engine/client.js";
 import { LocalEngine, type StartOptions } from "./engine/process.js";
+import { writeFileAtomic } from "./files/output.js";
 import { type LoadOptions, type LoadProgress, type ModelSummary } from "./generated/nucleus/engine/v1/engine.js";
+import { encodeImage, imageFormatOf } from "./image/encode.js";
+import { metadataText, type ImageMetadata } from "./image/metadata.js";
 import { encodePng, type RGBImage } from "./image/png.js";
-import { generate, type GenerateOptions, type GenerateResult, type StepProgress } from "./pipeline/generate.js";
+import { resolveModel, type ResolvedModel } from "./model/resolve-model.js";
+import { GenerationCancelledError, generate, negativePrompt, type GenerateResult, type StepProgress } from "./pipeline/generate.js";
 import { encodePrompt } from "./pipeline/encode-prompt.js";
 import type { PromptEmbedding } from "./pipeline/inputs.js";
-import { type ModelFolder, readModelFolder, requireTextSupport } from "./pipeline/model-folder.js";
+import {
+  type ModelFolder, type TextModelFolder, readModelFolder, readTextModelFolder, requireTextSupport,
+} from "./pipeline/model-folder.js";
+import { GenerateOptionsError, checkNumber, resolveGenerateRequest, type GenerateRequest } from "./request/generate-request.js";
+import { GENERATION_LIMITS } from "./request/limits.js";
 import { parseModelDType, type ModelDType } from "./sampling/precision.js";
 import { fromProtoTensor, float32Tensor } from "./tensors/convert.js";
 import { loadPromptFormatter, type PromptFormatter, type TokenizedPrompt } from "./text/prompt.js";
@@ -22,6 +30,10 @@ export interface LoadModelOptions {
    * transformer's activations; it is loaded again (from disk) before the next text prompt is encoded.
    */
   lowMemory?: boolean;
+  /** For a Hugging Face id: the branch, tag or commit (default main). */
+  revision?: string;
+  /** Cancels the load: the engine is stopped and load() rejects with GenerationCancelledError. */
+  signal?: AbortSignal;
 }
 
 export interface GenerateCallOptions {
@@ -43,41 +55,94 @@ export interface EncodedPrompt extends PromptEmbedding {
   tokens: TokenizedPrompt;
 }
 
+/** What generate() returns: the image and latents, the parameters used (the seed too), timings and memory. */
+export interface ImageResult extends GenerateResult {
+  /** The seed used (a random one when the request gave none); undefined when initial latents were given. */
+  seed?: number;
+  timings: GenerateResult["timings"] & {
+    /** Weight loading charged to this call: the model's load for the first call after load() or restart(), plus text-encoder reloads in low-memory mode. */
+    loadMs: number;
+    perStepMs: number;
+  };
+  /** The engine's peaks since it started: process resident memory (RSS high-water mark) and MLX's allocations. */
+  memory: { peakRssBytes: number; mlxPeakBytes: number };
+  /** The parameters as save() and the CLI write them into the image. */
+  metadata: ImageMetadata;
+}
+
+export interface SaveOptions {
+  /** Write the generation parameters into the file (default true). */
+  metadata?: boolean;
+  /** JPEG/WebP quality 1-100 (default 90). */
+  quality?: number;
+  /** Replace an existing file (default false: an existing file is an error). */
+  force?: boolean;
+}
+
+/** A NucleusImage was used after close(). */
+export class ModelClosedError extends Error {
+  constructor() {
+    super("this model is closed (close() was called): load it again with NucleusImage.load(...)");
+    this.name = "ModelClosedError";
+  }
+}
+
 const warnOnConsole = (message: string) => console.warn(`nucleus-image: ${message}`);
 
 /**
  * A loaded Nucleus-Image model with its own engine process:
  *
- *   const model = await NucleusImage.load("/models/Nucleus-Image");
- *   const result = await model.generate({ prompt, negative, width: 1024, height: 1024, steps: 50, cfg: 4, seed: 42 });
+ *   const model = await NucleusImage.load("NucleusAI/Nucleus-Image");
+ *   const result = await model.generate({ prompt: "A red apple on a white table" });
+ *   await model.save(result, "apple.png");
  *   await model.close();
  */
 export class NucleusImage {
   /** False once low-memory mode has dropped the text encoder in the engine. */
   private textEncoderResident: boolean;
+  private closed = false;
+  /** Load time not yet reported in a result. */
+  private unreportedLoadMs: number;
 
   private constructor(
     private readonly engine: LocalEngine,
-    readonly folder: ModelFolder,
-    readonly summary: ModelSummary,
+    /** The model folder (its text side; `imageFolder` when it can make images). */
+    readonly folder: TextModelFolder,
+    private readonly imageFolder: ModelFolder | undefined,
+    private currentSummary: ModelSummary,
     /** The transformer's compute dtype (undefined when only other components were loaded). */
     readonly dtype: ModelDType | undefined,
     /** Tokenizer and chat template, when the folder has a text encoder and processor/. */
     readonly formatter: PromptFormatter | undefined,
     private readonly options: LoadModelOptions,
+    /** How long the last load (or restart) took, in milliseconds. */
+    public loadMs: number,
     /** Why text prompts cannot be used although the folder has a text encoder (e.g. no tokenizer.json). */
     private readonly textUnavailable?: string,
   ) {
-    this.textEncoderResident = summary.components.some((component) => component.name === "text_encoder");
+    this.textEncoderResident = currentSummary.components.some((component) => component.name === "text_encoder");
+    this.unreportedLoadMs = loadMs;
+  }
+
+  /** What the engine loaded: components, dtypes, quantization, parameter counts. */
+  get summary(): ModelSummary {
+    return this.currentSummary;
   }
 
   /**
    * Starts an engine and loads the folder's transformer, VAE and (when present) text encoder, or the subset named
-   * in options.load.components. A folder without text_encoder/ still works with prompt embeddings.
+   * in options.load.components. `model` is a folder in the release layout (or its model_index.json, or one of
+   * its component folders) or a Hugging Face id downloaded with `hf download` (e.g. "NucleusAI/Nucleus-Image").
+   * A folder without text_encoder/ still works with prompt embeddings; one with only text_encoder/ and
+   * processor/ loads with components: ["text_encoder"] to encode prompts.
    */
-  static async load(modelDir: string, options: LoadModelOptions = {}): Promise<NucleusImage> {
-    const folder = readModelFolder(modelDir);
+  static async load(model: string | ResolvedModel, options: LoadModelOptions = {}): Promise<NucleusImage> {
+    const started = performance.now();
+    const resolved = typeof model === "string" ? resolveModel(model, { revision: options.revision }) : model;
     const requested = options.load?.components ?? [];
+    const textOnly = requested.length > 0 && !requested.includes("transformer") && !requested.includes("vae");
+    const imageFolder = textOnly ? undefined : readModelFolder(resolved);
+    const folder = imageFolder ?? readTextModelFolder(resolved);
     let components = requested;
     let formatter: PromptFormatter | undefined;
     let textUnavailable: string | undefined;
@@ -92,7 +157,10 @@ export class NucleusImage {
         components = ["transformer", "vae"];
       }
     }
+    if (options.signal?.aborted) throw new GenerationCancelledError(0);
     const engine = await LocalEngine.start(options.engine);
+    const cancel = () => void engine.stop(1000);
+    options.signal?.addEventListener("abort", cancel, { once: true });
     try {
       const load = {
         ...options.load, components,
@@ -101,16 +169,33 @@ export class NucleusImage {
       const summary = await engine.client.loadModel(folder.directory, load, options.onLoadProgress);
       const transformer = summary.components.find((component) => component.name === "transformer");
       const dtype = transformer ? parseModelDType(transformer.dtype) : undefined;
-      return new NucleusImage(engine, folder, summary, dtype, formatter, { ...options, load }, textUnavailable);
+      return new NucleusImage(
+        engine, folder, imageFolder, summary, dtype, formatter, { ...options, load }, performance.now() - started, textUnavailable,
+      );
     } catch (error) {
       await engine.stop();
+      if (options.signal?.aborted) throw new GenerationCancelledError(0);
       throw error;
+    } finally {
+      options.signal?.removeEventListener("abort", cancel);
     }
+  }
+
+  /**
+   * Checks that the engine answers within `timeoutMs`; one that does not (stopped, hung) is killed, so the call in
+   * flight fails at once instead of waiting for its deadline. Returns whether it answered.
+   */
+  ensureResponsive(timeoutMs: number): Promise<boolean> {
+    return this.engine.ensureResponsive(timeoutMs);
   }
 
   /** Whether text prompts work (a text encoder and tokenizer were loaded). */
   get acceptsText(): boolean {
     return this.formatter !== undefined;
+  }
+
+  private requireOpen(): void {
+    if (this.closed) throw new ModelClosedError();
   }
 
   private requireFormatter(): PromptFormatter {
@@ -126,7 +211,9 @@ export class NucleusImage {
   /** In low-memory mode the engine dropped the text encoder after the last generation; load it again. */
   private async ensureTextEncoder(): Promise<void> {
     if (this.textEncoderResident) return;
+    const started = performance.now();
     await this.engine.client.loadModel(this.folder.directory, { ...this.options.load, components: ["text_encoder"] }, this.options.onLoadProgress);
+    this.unreportedLoadMs += performance.now() - started;
     this.textEncoderResident = true;
   }
 
@@ -135,6 +222,8 @@ export class NucleusImage {
    * diffusers' layout (the batch axis dropped), plus the tokens.
    */
   async encode(prompt: string, options: EncodeOptions = {}): Promise<EncodedPrompt> {
+    this.requireOpen();
+    if (typeof prompt !== "string") throw new GenerateOptionsError("encode() takes the prompt as text");
     const formatter = this.requireFormatter();
     await this.ensureTextEncoder();
     const { handle, tensor, tokens } = await encodePrompt(this.engine.client, formatter, prompt, {
@@ -148,22 +237,78 @@ export class NucleusImage {
 
   /** The engine's client, for lower-level calls (Denoise, Decode, GetInfo). */
   get client(): EngineClient {
+    this.requireOpen();
     return this.engine.client;
   }
 
-  /** Runs the whole pipeline; rejects with GenerationCancelledError if `signal` aborts (after the current step). */
-  async generate(options: GenerateOptions, call: GenerateCallOptions = {}): Promise<GenerateResult> {
-    if (!this.dtype) throw new Error("the transformer was not loaded (options.load.components left it out): load it to generate images");
-    const text = typeof options.prompt === "string" || typeof options.negative === "string";
+  /**
+   * Runs the whole pipeline. Every option but the prompt has a default: steps 50, cfg 4.0, 1024×1024, a random
+   * seed (reported in the result). An invalid option throws GenerateOptionsError; an aborted `signal` rejects
+   * with GenerationCancelledError after the current step.
+   */
+  async generate(request: GenerateRequest, call: GenerateCallOptions = {}): Promise<ImageResult> {
+    this.requireOpen();
+    const options = resolveGenerateRequest(request);
+    if (!this.dtype || !this.imageFolder) {
+      throw new Error("the transformer was not loaded (options.load.components left it out): load it to generate images");
+    }
+    const negative = negativePrompt(options.prompt, options.negative, options.cfg);
+    const text = typeof options.prompt === "string" || typeof negative === "string";
     const formatter = text ? this.requireFormatter() : undefined;
     if (text) await this.ensureTextEncoder();
+    let result: GenerateResult;
     try {
-      return await generate(this.engine.client, this.folder, this.dtype, options, {
+      result = await generate(this.engine.client, this.imageFolder, this.dtype, options, {
         ...call, formatter, onWarning: call.onWarning ?? warnOnConsole,
       });
     } finally {
       if (text && this.options.load?.unloadTextEncoderAfterEncode) this.textEncoderResident = false;
     }
+    const info = await this.engine.client.getInfo();
+    const loadMs = this.unreportedLoadMs;
+    this.unreportedLoadMs = 0;
+    const component = (name: string) => this.currentSummary.components.find((entry) => entry.name === name);
+    const metadata: ImageMetadata = {
+      prompt: typeof options.prompt === "string" ? options.prompt : undefined,
+      negative_prompt: typeof negative === "string" ? negative : undefined,
+      system_prompt: text && options.systemPrompt !== undefined ? options.systemPrompt : undefined,
+      seed: result.seed, steps: options.steps, cfg: options.cfg, width: options.width, height: options.height,
+      model: this.folder.label,
+      quantization: component("transformer")?.quantization ?? "none",
+      text_encoder_quantization: text ? (component("text_encoder")?.quantization ?? "none") : undefined,
+      dtype: this.dtype, engine_version: info.engineVersion, mlx_version: info.mlxVersion, scheduler: "FlowMatchEulerDiscrete",
+    };
+    return {
+      ...result,
+      timings: { ...result.timings, loadMs, perStepMs: result.timings.stepsMs / options.steps },
+      memory: { peakRssBytes: info.memory?.peakRssBytes ?? 0, mlxPeakBytes: info.memory?.peakBytes ?? 0 },
+      metadata,
+    };
+  }
+
+  /**
+   * Writes `result.image` to `path` as PNG, JPEG or WebP (by the extension) with the same metadata as the CLI,
+   * atomically; an existing file is replaced only with `force`.
+   */
+  async save(result: ImageResult, path: string, options: SaveOptions = {}): Promise<void> {
+    const format = imageFormatOf(path);
+    const quality = options.quality === undefined ? undefined : checkNumber("quality", options.quality, GENERATION_LIMITS.quality);
+    const metadata = options.metadata === false ? {} : metadataText(result.metadata);
+    writeFileAtomic(path, await encodeImage(result.image, format, { quality, metadata }), options.force ?? false);
+  }
+
+  /**
+   * Starts a fresh engine and loads the model again with the same options: the way to continue after
+   * EngineDiedError (for example when the engine ran out of memory).
+   */
+  async restart(): Promise<void> {
+    this.requireOpen();
+    const started = performance.now();
+    await this.engine.restart();
+    this.currentSummary = await this.engine.client.loadModel(this.folder.directory, this.options.load ?? {}, this.options.onLoadProgress);
+    this.textEncoderResident = this.currentSummary.components.some((component) => component.name === "text_encoder");
+    this.loadMs = performance.now() - started;
+    this.unreportedLoadMs += this.loadMs;
   }
 
   /** Encodes an image as PNG, with text metadata unless `text` is empty. */
@@ -171,7 +316,9 @@ export class NucleusImage {
     return encodePng(image, text);
   }
 
+  /** Stops the engine; later calls throw ModelClosedError. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.engine.stop();
   }
 }

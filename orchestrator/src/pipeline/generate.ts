@@ -7,14 +7,13 @@ import { initialLatents } from "../sampling/noise.js";
 import { type ModelDType, rounder, roundBFloat16 } from "../sampling/precision.js";
 import { flowMatchSchedule } from "../sampling/scheduler.js";
 import { float32Tensor, fromProtoTensor, toFloat32, toProtoTensor } from "../tensors/convert.js";
-import type { PromptEmbedding } from "./inputs.js";
 import type { ModelFolder } from "./model-folder.js";
 import type { RGBImage } from "../image/png.js";
 import type { PromptFormatter } from "../text/prompt.js";
 import { encodePrompt } from "./encode-prompt.js";
+import { GenerateOptionsError, type PromptInput } from "../request/generate-request.js";
 
-/** A prompt: text (tokenized here, encoded by the engine's text encoder) or precomputed embeddings. */
-export type PromptInput = string | PromptEmbedding;
+export { GenerateOptionsError, type PromptInput };
 
 export interface GenerateOptions {
   prompt: PromptInput;
@@ -53,13 +52,6 @@ export class GenerationCancelledError extends Error {
   constructor(readonly completedSteps: number) {
     super(`generation cancelled after ${completedSteps} step(s); nothing was written`);
     this.name = "GenerationCancelledError";
-  }
-}
-
-export class GenerateOptionsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "GenerateOptionsError";
   }
 }
 
