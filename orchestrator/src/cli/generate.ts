@@ -123,10 +123,10 @@ async function runGenerate(argument: string | undefined, given: GenerateFlags): 
   if (usesText) requireTextSupport(folder);
 
   const output = resolve(flags.output ?? `nucleus-${options.seed ?? "latents"}.png`);
-  const format = imageFormatOf(output);
-  if (flags.quality !== undefined && format === "png") throw new UsageError("--quality applies to .jpg, .jpeg and .webp outputs, not PNG");
   const force = Boolean(flags.force);
   checkOutputPath(output, force);
+  const format = imageFormatOf(output);
+  if (flags.quality !== undefined && format === "png") throw new UsageError("--quality applies to .jpg, .jpeg and .webp outputs, not PNG");
   const latentsOutput = flags.outputLatents ? resolve(flags.outputLatents) : undefined;
   if (latentsOutput) {
     if (latentsOutput === output) throw new UsageError("--output-latents must differ from -o");

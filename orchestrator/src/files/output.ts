@@ -112,10 +112,15 @@ function tryUnlink(path: string): void {
   }
 }
 
+/** Creates `path` for writing; fails if anything (a file, a symbolic link) is already there. */
+export function openExclusive(path: string): number {
+  return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o666);
+}
+
 /** A temporary file beside the target, created exclusively and never through a symbolic link. */
 function writeTemporary(target: string, bytes: Buffer): string {
   const temporary = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.partial`);
-  const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o666);
+  const fd = openExclusive(temporary);
   try {
     for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
     fsyncSync(fd);
@@ -144,11 +149,25 @@ function commit(temporary: string, target: string, force: boolean): void {
   unlinkSync(temporary);
 }
 
+let fileSizeSignalHandled = false;
+
+/**
+ * Over a file-size limit (ulimit -f) the kernel sends SIGXFSZ. Node ignores it, so the write fails with EFBIG and
+ * we can clean up; but execa's exit handler (signal-exit) listens to it and re-raises it when it is the only
+ * listener, which would kill us mid-write. A listener of our own keeps it an error.
+ */
+function handleFileSizeSignal(): void {
+  if (fileSizeSignalHandled || process.platform === "win32") return;
+  process.on("SIGXFSZ", () => undefined);
+  fileSizeSignalHandled = true;
+}
+
 /**
  * Writes several files as one: all are written to temporary files first and moved into place only when every
  * one is complete. On any failure nothing new is left behind (no temporary file, no created folder).
  */
 export function writeFilesAtomic(files: { path: string; bytes: Buffer }[], force: boolean): void {
+  handleFileSizeSignal();
   const staged: { temporary: string; target: string }[] = [];
   const createdFolders: string[] = [];
   const committed: string[] = [];
