@@ -5,8 +5,9 @@ export function rpcName(method: string): string {
   return method.slice(method.lastIndexOf("/") + 1) || method;
 }
 
-function stderrSection(stderr: string): string {
-  return stderr ? `\n--- engine stderr (last lines) ---\n${stderr}` : "";
+function stderrSection(stderr: string, always = false): string {
+  if (stderr) return `\n--- engine stderr (last lines) ---\n${stderr}`;
+  return always ? "\n(the engine wrote nothing on stderr)" : "";
 }
 
 /** The engine could not be started: missing binary, bad launch setup, exited before ready, or ready timeout. */
@@ -36,7 +37,7 @@ export class EngineDiedError extends Error {
   ) {
     super(
       `the engine process ${cause ?? describeExit(exit)} during ${rpcName(method)}; ${cause ? "" : `${OUT_OF_MEMORY_ADVICE}. `}` +
-        "Start it again to continue (library: await model.restart(), or engine.restart())" + stderrSection(stderr),
+        "Start it again to continue (library: await model.restart(), or engine.restart())" + stderrSection(stderr, true),
     );
     this.name = "EngineDiedError";
   }
