@@ -12,7 +12,9 @@ public struct EngineOptions: Sendable {
   public var maxMessageBytes = 512 << 20
 
   private static func environment(_ name: String) -> String? {
-    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    guard let value = getenv(name) else { return nil }
+    let text = String(cString: value)
+    return text.isEmpty ? nil : text
   }
 
   /// The default socket: $XDG_RUNTIME_DIR/nucleus-engine-<uid>.sock (a folder private to the user), else
@@ -22,11 +24,15 @@ public struct EngineOptions: Sendable {
     if let runtime = environment("XDG_RUNTIME_DIR") {
       return ("\(runtime)/nucleus-engine-\(getuid()).sock", nil)
     }
-    var template = Array("\(environment("TMPDIR") ?? "/tmp")/nucleus-XXXXXX".utf8CString)
-    guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-      throw RPCError(.unavailable, "cannot create a private folder for the socket under \(environment("TMPDIR") ?? "/tmp"); pass --socket PATH")
+    let base = environment("TMPDIR") ?? "/tmp"
+    guard let template = strdup("\(base)/nucleus-XXXXXX") else {
+      throw RPCError(.unavailable, "out of memory while choosing a socket folder")
     }
-    let folder = String(cString: created)
+    defer { free(template) }
+    guard mkdtemp(template) != nil else {
+      throw RPCError(.unavailable, "cannot create a private folder for the socket under \(base): \(String(cString: strerror(errno))); pass --socket PATH")
+    }
+    let folder = String(cString: template)
     return ("\(folder)/engine.sock", folder)
   }
 
