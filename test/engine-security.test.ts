@@ -106,7 +106,8 @@ describe("engine transport safety", () => {
     assert.equal(keeper.deadlineMs("denoise", { latents: latents(4096), conditioning: [1, 2], gridHeight: 64, gridWidth: 64 }), DEFAULT_DEADLINES.minimumMs + 30_000);
   });
 
-  test("a stopped engine: calls end at their deadline, and the watchdog stops it so calls in flight fail", async () => {
+  // Without deadlines this would wait for ever: the timeout turns that into a failure.
+  test("a stopped engine: calls end at their deadline, and the watchdog stops it so calls in flight fail", { timeout: 60_000 }, async () => {
     const engine = await LocalEngine.start({ deadlines: { controlMs: 1000 }, watchdog: false });
     try {
       process.kill(engine.pid!, "SIGSTOP");
