@@ -96,6 +96,28 @@ describe("CLI feedback and scripting", () => {
     assert.ok(existsSync(join(output, "quiet.png")));
   });
 
+  test("several images with one load: --count and --seed lists, named by {seed}/{index} templates", async () => {
+    const batch = await runCli(["generate", ...embedded(), "--count", "2", "--seed", "7", "-o", join(output, "{index}-{seed}.png"), "--json"]);
+    assert.equal(batch.exitCode, 0, batch.stderr);
+    const report = JSON.parse(batch.stdout) as { paths: string[]; seeds: number[] };
+    assert.deepEqual(report.paths, [join(output, "1-7.png"), join(output, "2-8.png")]);
+    assert.deepEqual(report.seeds, [7, 8]);
+    assert.equal((await parametersOf(join(output, "2-8.png"))).seed, 8);
+    assert.notDeepEqual((await decodePng(readFileSync(report.paths[0]!))).data, (await decodePng(readFileSync(report.paths[1]!))).data);
+    // Checked before anything runs: names for every image, no file written twice, matching counts.
+    const refusals: [string[], RegExp][] = [
+      [["--count", "2", "-o", join(output, "one.png")], /2 images need -o with \{seed\} or \{index\} in the name/],
+      [["--seed", "3,3", "-o", join(output, "{seed}.png")], /3\.png would be written twice/],
+      [["--seed", "1,2,3", "--count", "2"], /--count 2 does not match the 3 seeds given/],
+      [["--seed", "1,x"], /--seed takes a seed or a comma-separated list of seeds/],
+    ];
+    for (const [args, message] of refusals) {
+      const refused = await runCli(["generate", ...embedded(), ...args]);
+      assert.equal(refused.exitCode, 2, refused.stderr);
+      assert.match(refused.stderr, message);
+    }
+  });
+
   test("--prompt-file and - (standard input) give the prompt; --from-image reuses the parameters, flags override them", async () => {
     const promptFile = join(output, "prompt.txt");
     writeFileSync(promptFile, "Ein roter Apfel 🍎 on a table\n");

@@ -4,6 +4,7 @@ import { type Command } from "@commander-js/extra-typings";
 
 import { EngineDiedError } from "../engine/errors.js";
 import { checkOutputPath, writeFilesAtomic } from "../files/output.js";
+import { batchSeeds, expandTemplate, isTemplate } from "../files/output-template.js";
 import { encodeImage, imageFormatOf } from "../image/encode.js";
 import { metadataText, type ImageMetadata } from "../image/metadata.js";
 import { isHubId } from "../model/hf-cache.js";
@@ -13,13 +14,13 @@ import { GenerationCancelledError, negativePrompt, tokenGrid } from "../pipeline
 import { readLatents, readPromptEmbedding } from "../pipeline/inputs.js";
 import { readModelFolder, requireTextSupport } from "../pipeline/model-folder.js";
 import { resolveGenerateRequest, type GenerateRequest, type PromptInput } from "../request/generate-request.js";
-import { GENERATION_LIMITS } from "../request/limits.js";
+import { GENERATION_LIMITS, type ImageFormat } from "../request/limits.js";
 import { float32Tensor } from "../tensors/convert.js";
 import { serializeSafetensors } from "../tensors/safetensors.js";
 import { EXIT_INTERRUPTED, UsageError, printError } from "./errors.js";
 import { quantizationBitsOf, readImageParameters } from "./from-image.js";
 import { loadOptions, loadProgressReporter, withModelOptions, withTransformerOptions } from "./model-options.js";
-import { limitFlag } from "./parsers.js";
+import { limitFlag, seedList } from "./parsers.js";
 import { promptFrom, systemPromptOf, withPromptOptions } from "./prompt-options.js";
 import { Reporter } from "./reporter.js";
 import { formatSummary, summaryJson } from "./summary.js";
@@ -37,12 +38,13 @@ function declareGenerate(program: Command) {
     .option("--from-image <file>", "reuse the parameters stored in an image made by nucleus-image (flags given here override them)");
   return withTransformerOptions(withModelOptions(withPromptOptions(command)))
     .option("--latents <file>", "initial packed latents: safetensors with latents [1, S, C] (diffusers' prepare_latents)")
-    .option("--seed <n>", "seed for the initial noise (default: random, printed)", limitFlag("--seed", "seed"))
+    .option("--seed <seeds>", "seed for the initial noise, or a comma-separated list for several images (default: random, printed)", seedList)
+    .option("--count <n>", "how many images, with seeds seed, seed+1, ... (default 1; one model load for all)", limitFlag("--count", "count"))
     .option("--steps <n>", `denoising steps (default ${defaultOf("steps")})`, limitFlag("--steps", "steps"))
     .option("--cfg <g>", `classifier-free guidance scale, ≤ 1 disables it (default ${defaultOf("cfg")})`, limitFlag("--cfg", "cfg"))
     .option("--width <px>", `image width, a multiple of 16 (default ${defaultOf("width")})`, limitFlag("--width", "width"))
     .option("--height <px>", `image height, a multiple of 16 (default ${defaultOf("height")})`, limitFlag("--height", "height"))
-    .option("-o, --output <file>", "image to write: .png, .jpg/.jpeg or .webp (default nucleus-<seed>.png); never overwritten without --force")
+    .option("-o, --output <file>", "image to write: .png, .jpg/.jpeg or .webp; {seed} and {index} name several (default nucleus-{seed}.png); never overwritten without --force")
     .option("--quality <q>", `JPEG/WebP quality 1-100 (default ${GENERATION_LIMITS.quality.default})`, limitFlag("--quality", "quality"))
     .option("--force", "overwrite existing output files")
     .option("--output-latents <file>", "also write the final packed latents (safetensors, key latents)")
@@ -74,7 +76,7 @@ async function withImageParameters(flags: GenerateFlags): Promise<{ flags: Gener
       model,
       negative: flags.negative ?? (flags.negativeEmbeds ? undefined : image.negative_prompt),
       systemPrompt: flags.systemPrompt ?? (image.system_prompt === null ? false : image.system_prompt),
-      seed: flags.seed ?? (flags.latents ? undefined : image.seed),
+      seed: flags.seed ?? (flags.latents || image.seed === undefined ? undefined : [image.seed]),
       steps: flags.steps ?? image.steps,
       cfg: flags.cfg ?? image.cfg,
       width: flags.width ?? image.width,
@@ -101,6 +103,9 @@ async function runGenerate(argument: string | undefined, given: GenerateFlags): 
   }
   if (flags.negative !== undefined && flags.negativeEmbeds) throw new UsageError("give either --negative or --negative-embeds, not both");
   if (flags.latents && given.seed !== undefined) throw new UsageError("give either --seed or --latents, not both");
+  if (flags.seed && flags.seed.length > 1 && flags.count !== undefined && flags.count !== flags.seed.length) {
+    throw new UsageError(`--count ${flags.count} does not match the ${flags.seed.length} seeds given`);
+  }
 
   const model = resolveModel(flags.model, { revision: flags.revision });
   for (const note of model.notes) reporter.note(note);
@@ -109,7 +114,7 @@ async function runGenerate(argument: string | undefined, given: GenerateFlags): 
   const givenNegative = flags.negative ?? (flags.negativeEmbeds ? readPromptEmbedding(resolve(flags.negativeEmbeds), folder.textWidth) : undefined);
   const request: GenerateRequest = {
     prompt: positive, negative: givenNegative, systemPrompt: systemPromptOf(flags),
-    width: flags.width, height: flags.height, steps: flags.steps, cfg: flags.cfg, seed: flags.seed,
+    width: flags.width, height: flags.height, steps: flags.steps, cfg: flags.cfg, seed: flags.seed?.[0],
   };
   const options = resolveGenerateRequest(request);
   const grid = tokenGrid(folder, options.width, options.height);
@@ -122,18 +127,11 @@ async function runGenerate(argument: string | undefined, given: GenerateFlags): 
   const usesText = typeof options.prompt === "string" || typeof negative === "string";
   if (usesText) requireTextSupport(folder);
 
-  const output = resolve(flags.output ?? `nucleus-${options.seed ?? "latents"}.png`);
   const force = Boolean(flags.force);
-  checkOutputPath(output, force);
-  const format = imageFormatOf(output);
-  if (flags.quality !== undefined && format === "png") throw new UsageError("--quality applies to .jpg, .jpeg and .webp outputs, not PNG");
-  const latentsOutput = flags.outputLatents ? resolve(flags.outputLatents) : undefined;
-  if (latentsOutput) {
-    if (latentsOutput === output) throw new UsageError("--output-latents must differ from -o");
-    checkOutputPath(latentsOutput, force);
-  }
+  const { slots, format } = plannedOutputs(flags, options.latents ? undefined : options.seed!, force);
 
   const abort = new AbortController();
+  const written: { paths: string[]; result: ImageResult }[] = [];
   let nucleus: NucleusImage | undefined;
   let interrupts = 0;
   const onSignal = () => {
@@ -156,23 +154,27 @@ async function runGenerate(argument: string | undefined, given: GenerateFlags): 
       onLoadProgress: loadProgressReporter(reporter),
       signal: abort.signal,
     });
-    const result = await nucleus.generate(options, {
-      onProgress: (progress) => reporter.update(progress), signal: abort.signal, onWarning: (message) => reporter.warn(message),
-    });
-    reporter.done();
-    const files = [{ path: output, bytes: await encodeImage(result.image, format, { quality: flags.quality, metadata: metadataOf(result, flags) }) }];
-    if (latentsOutput) {
-      const tensor = float32Tensor(result.latents, [1, result.grid.height * result.grid.width, folder.latentChannels]);
-      files.push({ path: latentsOutput, bytes: serializeSafetensors({ latents: tensor }, { format: "pt" }) });
+    for (const slot of slots) {
+      const result = await nucleus.generate({ ...options, seed: slot.seed }, {
+        onProgress: (progress) => reporter.update(progress), signal: abort.signal, onWarning: (message) => reporter.warn(message),
+      });
+      reporter.done();
+      const files = [{ path: slot.image, bytes: await encodeImage(result.image, format, { quality: flags.quality, metadata: metadataOf(result, flags) }) }];
+      if (slot.latents) {
+        const tensor = float32Tensor(result.latents, [1, result.grid.height * result.grid.width, folder.latentChannels]);
+        files.push({ path: slot.latents, bytes: serializeSafetensors({ latents: tensor }, { format: "pt" }) });
+      }
+      writeFilesAtomic(files, force);
+      written.push({ paths: files.map((file) => file.path), result });
+      if (!flags.json && !flags.quiet) console.log(formatSummary(written.at(-1)!.paths, result));
     }
-    writeFilesAtomic(files, force);
-    const paths = files.map((file) => file.path);
-    if (flags.json) console.log(JSON.stringify(summaryJson(paths, result)));
-    else if (!flags.quiet) console.log(formatSummary(paths, result));
+    if (flags.json) console.log(JSON.stringify(summaryJson(written)));
   } catch (error) {
     reporter.done();
     if (abort.signal.aborted && (error instanceof GenerationCancelledError || error instanceof EngineDiedError)) {
-      printError(error instanceof GenerationCancelledError ? error.message : "generation cancelled; the engine was not answering and was stopped; nothing was written");
+      const why = error instanceof GenerationCancelledError ? error.message : "generation cancelled; the engine was not answering and was stopped; nothing was written";
+      const before = written.length ? ` (the ${written.length} image(s) finished before were kept: ${written.map((entry) => entry.paths[0]).join(", ")})` : "";
+      printError(why + before);
       process.exitCode = EXIT_INTERRUPTED;
       return;
     }
@@ -182,6 +184,44 @@ async function runGenerate(argument: string | undefined, given: GenerateFlags): 
     process.off("SIGTERM", onSignal);
     await nucleus?.close();
   }
+}
+
+interface OutputSlot {
+  seed?: number;
+  image: string;
+  latents?: string;
+}
+
+/**
+ * Every file the run will write, checked before the engine starts: one image (and latents file) per seed, named
+ * by -o (a {seed}/{index} template for several).
+ */
+function plannedOutputs(flags: GenerateFlags, firstSeed: number | undefined, force: boolean): { slots: OutputSlot[]; format: ImageFormat } {
+  if (firstSeed === undefined && (flags.count ?? 1) > 1) throw new UsageError("--latents makes one image: leave out --count");
+  let seeds: (number | undefined)[];
+  try {
+    seeds = firstSeed === undefined ? [undefined] : batchSeeds(flags.seed, flags.count, () => firstSeed);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const imageTemplate = flags.output ?? "nucleus-{seed}.png";
+  for (const [flag, template] of [["-o", imageTemplate], ["--output-latents", flags.outputLatents]] as const) {
+    if (template !== undefined && seeds.length > 1 && !isTemplate(template)) {
+      throw new UsageError(`${seeds.length} images need ${flag} with {seed} or {index} in the name, e.g. apple-{seed}.png`);
+    }
+  }
+  const slots = seeds.map((seed, position) => ({
+    seed,
+    image: resolve(expandTemplate(imageTemplate, { seed, index: position + 1 })),
+    latents: flags.outputLatents ? resolve(expandTemplate(flags.outputLatents, { seed, index: position + 1 })) : undefined,
+  }));
+  const paths = slots.flatMap((slot) => (slot.latents ? [slot.image, slot.latents] : [slot.image]));
+  const repeated = paths.find((path, position) => paths.indexOf(path) !== position);
+  if (repeated) throw new UsageError(`${repeated} would be written twice: give different seeds, or use {index} in the name`);
+  for (const path of paths) checkOutputPath(path, force);
+  const format = imageFormatOf(slots[0]!.image);
+  if (flags.quality !== undefined && format === "png") throw new UsageError("--quality applies to .jpg, .jpeg and .webp outputs, not PNG");
+  return { slots, format };
 }
 
 /** The image's metadata: the library's, plus the names of the input files used. */

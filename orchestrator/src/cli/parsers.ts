@@ -34,3 +34,17 @@ export const port = (text: string): number => {
   if (!Number.isInteger(value) || value < 0 || value > 65535) throw new InvalidArgumentError("--port must be a whole number from 0 to 65535 (0 picks a free port)");
   return value;
 };
+
+/** "42" or "1,2,3": seeds, each checked against the table. */
+export const seedList = (text: string): number[] => {
+  const parse = limitFlag("--seed", "seed");
+  const parts = text.split(",").map((part) => part.trim());
+  if (parts.length > GENERATION_LIMITS.count.max) {
+    throw new InvalidArgumentError(`--seed takes at most ${GENERATION_LIMITS.count.max} seeds`);
+  }
+  try {
+    return parts.map(parse);
+  } catch {
+    throw new InvalidArgumentError(`--seed takes a seed or a comma-separated list of seeds, each ${describeLimit(GENERATION_LIMITS.seed)}`);
+  }
+};

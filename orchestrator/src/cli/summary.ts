@@ -16,20 +16,27 @@ export function formatSummary(paths: string[], result: ImageResult): string {
   ].join("\n");
 }
 
-export function summaryJson(paths: string[], result: ImageResult): Record<string, unknown> {
+/** One JSON object for the whole run: every path and seed, the first image's parameters, timings and peaks. */
+export function summaryJson(images: { paths: string[]; result: ImageResult }[]): Record<string, unknown> {
   const round = (ms: number) => Math.round(ms * 10) / 10;
+  const results = images.map((image) => image.result);
+  const sum = (pick: (result: ImageResult) => number) => results.reduce((total, result) => total + pick(result), 0);
+  const steps = sum((result) => result.metadata.steps);
   return {
-    paths,
-    seeds: result.metadata.seed === undefined ? [] : [result.metadata.seed],
-    parameters: result.metadata,
+    paths: images.flatMap((image) => image.paths),
+    seeds: results.flatMap((result) => (result.metadata.seed === undefined ? [] : [result.metadata.seed])),
+    parameters: results[0]?.metadata,
     timings: {
-      load_ms: round(result.timings.loadMs),
-      per_step_ms: round(result.timings.perStepMs),
-      steps_ms: round(result.timings.stepsMs),
-      denoise_compute_ms: round(result.timings.denoiseComputeMs),
-      decode_ms: round(result.timings.decodeMs),
-      total_ms: round(result.timings.loadMs + result.timings.totalMs),
+      load_ms: round(sum((result) => result.timings.loadMs)),
+      per_step_ms: round(sum((result) => result.timings.stepsMs) / Math.max(1, steps)),
+      steps_ms: round(sum((result) => result.timings.stepsMs)),
+      denoise_compute_ms: round(sum((result) => result.timings.denoiseComputeMs)),
+      decode_ms: round(sum((result) => result.timings.decodeMs) / Math.max(1, results.length)),
+      total_ms: round(sum((result) => result.timings.loadMs + result.timings.totalMs)),
     },
-    memory: { peak_rss_bytes: result.memory.peakRssBytes, mlx_peak_bytes: result.memory.mlxPeakBytes },
+    memory: {
+      peak_rss_bytes: results.at(-1)?.memory.peakRssBytes ?? 0,
+      mlx_peak_bytes: results.at(-1)?.memory.mlxPeakBytes ?? 0,
+    },
   };
 }
