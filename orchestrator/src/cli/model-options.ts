@@ -3,7 +3,6 @@
 import { type Command, Option, type OptionValues } from "@commander-js/extra-typings";
 
 import { DType, type LoadOptions, type LoadProgress } from "../generated/nucleus/engine/v1/engine.js";
-import { resolveModel, type ResolvedModel } from "../model/resolve-model.js";
 import { quantizationBits } from "./parsers.js";
 import type { Reporter } from "./reporter.js";
 
@@ -21,18 +20,9 @@ export function withTransformerOptions<A extends unknown[], O extends OptionValu
     .option("--low-memory", "drop the text encoder from memory once its prompts are encoded");
 }
 
-export interface ModelFlags {
-  model?: string;
-  revision?: string;
-  dtype?: "float32" | "bfloat16";
-  quantize?: number;
-  textQuantize?: number;
-}
-
-/** The model the flags name (--model, else NUCLEUS_MODEL). */
-export function modelFrom(flags: ModelFlags): ResolvedModel {
-  return resolveModel(flags.model, { revision: flags.revision });
-}
+/** The flags these declarations produce (derived, so a declaration and its type cannot drift apart). */
+type Declared<F extends (command: Command) => Command<unknown[], OptionValues, OptionValues>> = ReturnType<ReturnType<F>["opts"]>;
+export type ModelFlags = Declared<typeof withModelOptions<[], {}, {}>> & Partial<Declared<typeof withTransformerOptions<[], {}, {}>>>;
 
 export function loadOptions(flags: ModelFlags, components: string[]): Partial<LoadOptions> {
   const quantization = (bits: number | undefined) => (bits ? { bits, groupSize: 64 } : undefined);
