@@ -14,7 +14,7 @@ import { after, before, describe, test } from "node:test";
 import { LocalEngine } from "../orchestrator/src/engine/process.js";
 import { removeStaleSocketFolders } from "../orchestrator/src/engine/socket-folders.js";
 import { OutputExistsError, openExclusive } from "../orchestrator/src/files/output.js";
-import { ImageFormatError, encodeImage, readImageMetadata } from "../orchestrator/src/image/encode.js";
+import { ImageFormatError, checkMetadataFits, encodeImage, readImageMetadata } from "../orchestrator/src/image/encode.js";
 import { metadataText } from "../orchestrator/src/image/metadata.js";
 import { decodePng } from "../orchestrator/src/image/png.js";
 import { NucleusImage } from "../orchestrator/src/nucleus-image.js";
@@ -68,6 +68,13 @@ describe("output files", () => {
     assert.ok(jpeg.includes(Buffer.from("Exif\0\0MM", "latin1")));
     assert.ok(jpeg.includes(Buffer.from("UNICODE\0", "latin1")));
     assert.ok(jpeg.includes(Buffer.from("<nucleus:parameters>", "latin1")));
+    // Parameters too large for JPEG's metadata segments are refused up front, never dropped silently.
+    const long = "🍎".repeat(16_000);
+    assert.throws(() => checkMetadataFits("jpeg", [long]), /more than JPEG's metadata segments hold/);
+    checkMetadataFits("webp", [long]);
+    const large = { ...metadata, parameters: long, "nucleus-image": JSON.stringify({ prompt: long }) };
+    await assert.rejects(encodeImage(image, "jpeg", { metadata: large }), ImageFormatError);
+    assert.equal((await readImageMetadata(await encodeImage(image, "webp", { metadata: large })))["nucleus-image"], large["nucleus-image"]);
   });
 
   test("library save(): PNG/JPEG/WebP with the CLI's metadata, quality, no overwrite without force", async () => {

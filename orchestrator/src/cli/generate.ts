@@ -5,7 +5,7 @@ import { type Command } from "@commander-js/extra-typings";
 import { EngineDiedError } from "../engine/errors.js";
 import { checkOutputPath, writeFilesAtomic } from "../files/output.js";
 import { batchSeeds, expandTemplate, isTemplate } from "../files/output-template.js";
-import { encodeImage, imageFormatOf } from "../image/encode.js";
+import { checkMetadataFits, encodeImage, imageFormatOf } from "../image/encode.js";
 import { metadataText, type ImageMetadata } from "../image/metadata.js";
 import { isHubId } from "../model/hf-cache.js";
 import { resolveModel } from "../model/resolve-model.js";
@@ -129,6 +129,10 @@ async function runGenerate(argument: string | undefined, given: GenerateFlags): 
 
   const force = Boolean(flags.force);
   const { slots, format } = plannedOutputs(flags, options.latents ? undefined : options.seed!, force);
+  if (flags.metadata) {
+    const texts = [options.prompt, negative, options.systemPrompt].map((text) => (typeof text === "string" ? text : undefined));
+    checkMetadataFits(format, texts);
+  }
 
   const abort = new AbortController();
   const written: { paths: string[]; result: ImageResult }[] = [];

@@ -31,6 +31,31 @@ export function imageFormatOf(path: string): ImageFormat {
   return format;
 }
 
+/** JPEG keeps metadata in APP1 segments of at most 64 KiB; libvips writes XMP packets up to 60,000 bytes and drops larger ones silently. */
+const JPEG_EXIF_BYTES = 65_500;
+const JPEG_XMP_BYTES = 60_000;
+
+function jpegMetadataProblem(parameters: string | undefined, json: string | undefined): string | undefined {
+  const exifBytes = parameters === undefined ? 0 : 2 * parameters.length + 128;
+  const xmpBytes = json === undefined ? 0 : Buffer.byteLength(xmpPacket(json), "utf8");
+  if (exifBytes <= JPEG_EXIF_BYTES && xmpBytes <= JPEG_XMP_BYTES) return undefined;
+  return `the image's parameters take ${Math.ceil(Math.max(exifBytes, xmpBytes) / 1024)} KiB, more than JPEG's metadata segments hold (about 60 KiB): ` +
+    "write .png or .webp, shorten the prompt, or leave the metadata out";
+}
+
+/**
+ * Checks before any work that texts of these lengths (prompt, negative and system prompt) fit the format's
+ * metadata; throws ImageFormatError when they cannot.
+ */
+export function checkMetadataFits(format: ImageFormat, texts: (string | undefined)[]): void {
+  if (format !== "jpeg") return;
+  const all = texts.filter((text): text is string => text !== undefined);
+  // The parameters text holds the texts once, the JSON once more (escaped): a generous estimate of both.
+  const joined = all.join("\n") + " ".repeat(400);
+  const problem = jpegMetadataProblem(joined, JSON.stringify({ texts: all }) + " ".repeat(1000));
+  if (problem) throw new ImageFormatError(problem);
+}
+
 export interface EncodeImageOptions {
   /** JPEG/WebP quality 1-100 (default 90); not used for PNG. */
   quality?: number;
@@ -46,6 +71,8 @@ export async function encodeImage(image: RGBImage, format: ImageFormat, options:
   pipeline = format === "jpeg" ? pipeline.jpeg({ quality }) : pipeline.webp({ quality });
   const json = metadata["nucleus-image"];
   const parameters = metadata.parameters;
+  const problem = format === "jpeg" ? jpegMetadataProblem(parameters, json) : undefined;
+  if (problem) throw new ImageFormatError(problem);
   // An XMP packet also gives WebP the extended header that announces the EXIF chunk.
   if (json !== undefined || parameters !== undefined) pipeline = pipeline.withXmp(xmpPacket(json));
   let bytes: Buffer = await pipeline.toBuffer();
