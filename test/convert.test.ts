@@ -39,7 +39,7 @@ describe("convert", () => {
     const target = join(work, "nested", "q4");
     const result = await convert([tinyModel, target, "--quantize", "4", "--group-size", "32"]);
     assert.equal(result.exitCode, 0, result.stderr);
-    assert.match(result.stdout, /transformer 4-bit linears \(group 32\), 4-bit experts \(group 32\)/);
+    assert.match(result.stdout, /transformer: 4-bit linears \(group 32\), 4-bit experts \(group 32\)/);
     const config = JSON.parse(readFileSync(join(target, "transformer", "config.json"), "utf8"));
     assert.deepEqual(config.quantization, {
       experts: { bits: 4, group_size: 32 }, format: "mlx-affine", linear: { bits: 4, group_size: 32 },

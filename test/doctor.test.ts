@@ -38,7 +38,7 @@ describe("nucleus-image doctor", () => {
 
   test("a bad --benchmark value is a clear error", async () => {
     const result = await execa(process.execPath, [cli, "doctor", "--benchmark", "huge"], { reject: false });
-    assert.equal(result.exitCode, 1);
+    assert.equal(result.exitCode, 2); // a usage error
     assert.match(result.stderr, /--benchmark needs a whole number/);
   });
 

@@ -74,11 +74,11 @@ describe("generate against diffusers' pipeline", () => {
     assert.equal(parameters.cfg, 3.5);
     assert.equal(parameters.width, 80);
     assert.equal(parameters.height, 48);
-    assert.equal(parameters.model, tinyModel);
+    assert.equal(parameters.model, "tiny"); // the folder's name, not a path of the user's home
     assert.equal(parameters.quantization, "none");
     assert.equal(parameters.engine_version, "0.1.0");
     assert.equal(parameters.mlx_version, "0.32.4");
-    assert.equal(parameters.latents, fixture.latentsFile);
+    assert.equal(parameters.latents, "latents.safetensors");
     assert.match(text.parameters!, /Steps: 4, Sampler: FlowMatchEulerDiscrete, CFG scale: 3\.5, Size: 80x48/);
 
     const bare = join(output, "bare.png");
@@ -102,21 +102,27 @@ describe("generate against diffusers' pipeline", () => {
 
   test("bad input is a clear error and writes nothing", async () => {
     const target = join(output, "never.png");
-    const cases: [string[], RegExp][] = [
-      [[...fromFixture().slice(0, -4), "--width", "88", "--height", "48", "-o", target], /width 88 must be a positive multiple of 16/],
-      [[...fromFixture(), "--model", join(fixture.directory, "nowhere"), "-o", target], /does not exist|is missing/],
-      [["--prompt-embeds", join(fixture.directory, "missing.safetensors"), "--cfg", "1", "-o", target], /cannot read .*missing\.safetensors/],
-      [["--prompt-embeds", fixture.latentsFile, "--cfg", "1", "-o", target], /has no prompt_embeds tensor/],
-      [["--prompt-embeds", fixture.promptFile, "--steps", "2", "-o", target], /--cfg > 1 needs the unconditional branch: --negative-embeds FILE or --negative TEXT/],
-      [[...fromFixture().slice(0, -4), "--width", "96", "--height", "48", "-o", target], /latents have shape \[1,15,16\] but this size needs packed latents \[1, 18, 16\]/],
+    // Exit code 2 for a wrong command line, 1 for a problem found in files.
+    const cases: [string[], RegExp, number][] = [
+      [[...fromFixture().slice(0, -4), "--width", "88", "--height", "48", "-o", target], /--width must be a multiple of 16 from 16 to 4096/, 2],
+      [[...fromFixture(), "--model", join(fixture.directory, "nowhere"), "-o", target], /does not exist/, 1],
+      [["--prompt-embeds", join(fixture.directory, "missing.safetensors"), "--cfg", "1", "-o", target], /cannot read .*missing\.safetensors/, 1],
+      [["--prompt-embeds", fixture.latentsFile, "--cfg", "1", "-o", target], /has no prompt_embeds tensor/, 1],
+      [["--prompt-embeds", fixture.promptFile, "--steps", "2", "-o", target], /--cfg > 1 needs the unconditional branch: --negative-embeds FILE or --negative TEXT/, 2],
+      [[...fromFixture().slice(0, -4), "--width", "96", "--height", "48", "-o", target], /latents have shape \[1,15,16\] but this size needs packed latents \[1, 18, 16\]/, 1],
+      [[...fromFixture(), "-o", join(output, "never.gif")], /'\.gif' is not an image format we write; end it in \.png, \.jpg, \.jpeg, \.webp/, 2],
+      [[...fromFixture(), "--seed", "1", "-o", target], /either --seed or --latents/, 2],
+      [[...fromFixture(), "--stepz", "3", "-o", target], /^nucleus-image: error: unknown option '--stepz'\n\(Did you mean --steps\?\)/, 2],
     ];
     const garbage = join(fixture.directory, "garbage.safetensors");
     writeFileSync(garbage, "not a safetensors file at all");
-    cases.push([["--prompt-embeds", garbage, "--cfg", "1", "-o", target], /garbage\.safetensors is not a valid safetensors file/]);
-    for (const [args, message] of cases) {
+    cases.push([["--prompt-embeds", garbage, "--cfg", "1", "-o", target], /garbage\.safetensors is not a valid safetensors file/, 1]);
+    for (const [args, message, code] of cases) {
       const result = await run(args, { reject: false });
-      assert.equal(result.exitCode, 1, `${args.join(" ")}\n${result.stderr}`);
+      assert.equal(result.exitCode, code, `${args.join(" ")}\n${result.stderr}`);
       assert.match(result.stderr, message);
+      assert.match(result.stderr, /^nucleus-image: error: /);
+      assert.doesNotMatch(result.stderr, /nucleus\.engine\.v1/);
       assert.equal(existsSync(target), false);
     }
     // A model folder without vae/ (the transformer alone) cannot make images.

@@ -57,7 +57,8 @@ describe("engine process manager", () => {
     process.kill(firstPid, "SIGKILL");
     await assert.rejects(call, (error: Error) => {
       assert.ok(error instanceof EngineDiedError, String(error));
-      assert.match(error.message, /killed by SIGKILL during \/nucleus\.engine\.v1\.Engine\/GetInfo/);
+      assert.match(error.message, /killed by SIGKILL during GetInfo; it may have run out of memory: use less with --quantize 4/);
+      assert.match(error.message, /Start it again to continue \(library: await model\.restart\(\)/);
       assert.match(error.message, /restart/);
       return true;
     });

@@ -29,7 +29,10 @@ describe("Python grpcio client", () => {
       let target = engine;
       if (transport === "tcp") target = await LocalEngine.start({ port: 0 });
       try {
-        const result = await execa(python, [join(repoRoot, "test", "python", "get_info_client.py"), target.ready.address]);
+        // Over TCP the engine needs the token the orchestrator gave it.
+        const token = target.authToken ? [target.authToken] : [];
+        assert.equal(transport === "tcp", token.length === 1);
+        const result = await execa(python, [join(repoRoot, "test", "python", "get_info_client.py"), target.ready.address, ...token]);
         const parsed = JSON.parse(result.stdout) as {
           info: { engine_version: string; mlx_version: string; backend: string; self_check: { passed: boolean } };
           health: { serving: boolean };
@@ -39,6 +42,14 @@ describe("Python grpcio client", () => {
         assert.equal(parsed.info.backend, target.ready.backend);
         assert.equal(parsed.info.self_check.passed, true);
         assert.equal(parsed.health.serving, true);
+        if (transport === "tcp") {
+          for (const wrong of [[], ["not-the-token"]]) {
+            const refused = await execa(python, [join(repoRoot, "test", "python", "get_info_client.py"), target.ready.address, ...wrong]);
+            const { error } = JSON.parse(refused.stdout) as { error: { code: string; details: string } };
+            assert.equal(error.code, "UNAUTHENTICATED");
+            assert.match(error.details, /missing or wrong token: send the metadata 'authorization: Bearer <token>'/);
+          }
+        }
       } finally {
         if (target !== engine) await target.stop();
       }

@@ -106,15 +106,16 @@ describe("text prompts through the CLI", () => {
     assert.deepEqual(readSafetensors(fromEmbeds).tensors.get("latents")!.data, readSafetensors(latents).tensors.get("latents")!.data);
   });
 
-  test("an over-long prompt is truncated to 1024 tokens with a warning; the empty prompt is allowed", async () => {
+  test("an over-long prompt is truncated to 1024 tokens with a warning; an empty prompt is a usage error", async () => {
     const long = join(output, "long.png");
     const result = await run("generate", [Array(1100).fill("apple").join(" "), "--steps", "1", "--cfg", "1", "--width", "16", "--height", "16", "--seed", "1", "-o", long]);
     assert.match(result.stderr, /warning: the prompt is \d+ tokens long with its chat template; only 1024 are used \(\d+ dropped\): shorten it/);
     assert.ok(existsSync(long));
     const empty = join(output, "empty.png");
-    const quiet = await run("generate", ["", "--steps", "1", "--cfg", "1", "--width", "16", "--height", "16", "--seed", "1", "-o", empty]);
-    assert.doesNotMatch(quiet.stderr, /warning/);
-    assert.ok(existsSync(empty));
+    const refused = await run("generate", [" ", "--steps", "1", "--cfg", "1", "--width", "16", "--height", "16", "--seed", "1", "-o", empty], { reject: false });
+    assert.equal(refused.exitCode, 2);
+    assert.match(refused.stderr, /^nucleus-image: error: prompt is empty: give a text prompt/);
+    assert.ok(!existsSync(empty));
   });
 
   test("bad input is a clear error and writes nothing", async () => {
@@ -127,21 +128,22 @@ describe("text prompts through the CLI", () => {
     mkdirSync(join(brokenTokenizer, "processor"));
     writeFileSync(join(brokenTokenizer, "processor", "tokenizer.json"), '{"version": "1.0", "trunc');
     try {
-      const cases: [string, string[], RegExp, string?][] = [
-        ["generate", [prompt, "-o", target], /processor\/tokenizer\.json is missing: text prompts need the model's processor\/ folder/, tinyModel],
-        ["encode", [prompt, "-o", embeds], /processor\/tokenizer\.json is missing/, tinyModel],
-        ["generate", [prompt, "-o", target], /has no text_encoder\/: give prompt embeddings \(--prompt-embeds\) instead of text/, withoutEncoder],
-        ["generate", [prompt, "-o", target], /tokenizer\.json is not valid JSON/, brokenTokenizer],
-        ["generate", [prompt, "--prompt-embeds", join(output, "apple.safetensors"), "-o", target], /either a text prompt or --prompt-embeds, not both/],
-        ["generate", ["-o", target], /give a prompt, e\.g\. nucleus-image generate "A red apple on a white table"/],
-        ["generate", [prompt, "--negative", "x", "--negative-embeds", join(output, "empty.safetensors"), "-o", target], /either --negative or --negative-embeds/],
-        ["encode", [prompt, "--hidden-layer", "40", "-o", embeds], /hidden layer 40 does not exist: the text encoder has 10 hidden states/],
-        ["encode", [prompt, "--hidden-layer", "0", "-o", embeds], /--hidden-layer must be a nonzero whole number/],
-        ["encode", [prompt, "--text-quantize", "3", "-o", embeds], /--text-quantize must be 8 or 4/],
+      // Exit code 2 for a wrong command line, 1 for what is found wrong in the files or the engine.
+      const cases: [string, string[], RegExp, number, string?][] = [
+        ["generate", [prompt, "-o", target], /processor\/tokenizer\.json is missing: text prompts need the model's processor\/ folder/, 1, tinyModel],
+        ["encode", [prompt, "-o", embeds], /processor\/tokenizer\.json is missing/, 1, tinyModel],
+        ["generate", [prompt, "-o", target], /has no text_encoder\/: give prompt embeddings \(--prompt-embeds\) instead of text/, 1, withoutEncoder],
+        ["generate", [prompt, "-o", target], /tokenizer\.json is not valid JSON/, 1, brokenTokenizer],
+        ["generate", [prompt, "--prompt-embeds", join(output, "apple.safetensors"), "-o", target], /either a text prompt or --prompt-embeds, not both/, 2],
+        ["generate", ["-o", target], /give a prompt, e\.g\. nucleus-image generate "A red apple on a white table"/, 2],
+        ["generate", [prompt, "--negative", "x", "--negative-embeds", join(output, "empty.safetensors"), "-o", target], /either --negative or --negative-embeds/, 2],
+        ["encode", [prompt, "--hidden-layer", "40", "-o", embeds], /hidden layer 40 does not exist: the text encoder has 10 hidden states/, 1],
+        ["encode", [prompt, "--hidden-layer", "0", "-o", embeds], /--hidden-layer must be a nonzero whole number/, 2],
+        ["encode", [prompt, "--text-quantize", "3", "-o", embeds], /--text-quantize must be 8 or 4/, 2],
       ];
-      for (const [command, args, message, folder] of cases) {
+      for (const [command, args, message, code, folder] of cases) {
         const result = await run(command, args, { reject: false, model: folder });
-        assert.equal(result.exitCode, 1, `${command} ${args.join(" ")}\n${result.stderr}`);
+        assert.equal(result.exitCode, code, `${command} ${args.join(" ")}\n${result.stderr}`);
         assert.match(result.stderr, message);
         assert.equal(existsSync(target) || existsSync(embeds), false);
       }
@@ -187,15 +189,27 @@ describe("text prompts through the library", () => {
     }
   });
 
-  test("low-memory mode: the text encoder leaves after encoding and comes back for the next prompt", async () => {
-    const nucleus = await NucleusImage.load(model, { load: { dtype: DType.DTYPE_FLOAT32 }, lowMemory: true });
+  test("low-memory mode: the text encoder and the transformer are never resident together; encoded prompts are reused", async () => {
+    const loads: string[] = [];
+    const nucleus = await NucleusImage.load(model, {
+      load: { dtype: DType.DTYPE_FLOAT32 }, lowMemory: true,
+      onLoadProgress: (progress) => loads.at(-1) !== progress.component && loads.push(progress.component),
+    });
+    const loaded = async () => (await nucleus.client.getInfo()).loadedComponents.map((component) => component.name).sort();
     try {
-      const first = await nucleus.generate(request);
-      const loaded = async () => (await nucleus.client.getInfo()).loadedComponents.map((component) => component.name).sort();
-      assert.deepEqual(await loaded(), ["transformer", "vae"]);
+      assert.deepEqual(await loaded(), ["text_encoder"], "low-memory mode starts with the text encoder alone");
+      const during: Promise<string[]>[] = [];
+      const first = await nucleus.generate(request, { onProgress: () => during.push(loaded()) });
+      for (const components of await Promise.all(during)) assert.deepEqual(components, ["transformer", "vae"]);
+      assert.deepEqual(loads, ["text_encoder", "transformer", "vae"]);
+      assertClose(first.latents, expected("output_latents"), "latents");
+
       const second = await nucleus.generate(request);
       assert.deepEqual(second.image.data, first.image.data);
-      assertClose(first.latents, expected("output_latents"), "latents");
+      assert.deepEqual(loads, ["text_encoder", "transformer", "vae"], "the same prompt needs no text encoder again");
+
+      await nucleus.generate({ ...request, prompt: "A green pear", steps: 1 });
+      assert.deepEqual(loads, ["text_encoder", "transformer", "vae", "text_encoder", "transformer", "vae"]);
       assert.deepEqual(await loaded(), ["transformer", "vae"]);
     } finally {
       await nucleus.close();

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 
-import { loadChatTemplate, renderChat } from "../orchestrator/src/text/chat-template.js";
+import { loadChatTemplate } from "../orchestrator/src/text/chat-template.js";
 import { DEFAULT_SYSTEM_PROMPT, loadPromptFormatter } from "../orchestrator/src/text/prompt.js";
 import { loadTokenizer } from "../orchestrator/src/text/tokenizer.js";
 import { processorFolder, textFixtures } from "./helpers/processor.js";
@@ -74,7 +74,7 @@ describe("chat template and prompt tokens", () => {
 
   test("the default system prompt is the pipeline's, rendered as in the spec", () => {
     const template = loadChatTemplate(processor, {});
-    const text = renderChat(template, [
+    const text = template.render([
       { role: "system", content: DEFAULT_SYSTEM_PROMPT },
       { role: "user", content: [{ type: "text", text: "" }] },
     ], {});

@@ -13,7 +13,7 @@ const info: GetInfoResponse = {
   mlxVersion: "none",
   backend: "cpu",
   deviceName: "grpc-js stub",
-  memory: { totalBytes: 1, activeBytes: 0, peakBytes: 0, limitBytes: 1, cacheBytes: 0 },
+  memory: { totalBytes: 1, activeBytes: 0, peakBytes: 0, limitBytes: 1, cacheBytes: 0, peakRssBytes: 0 },
   selfCheck: undefined,
   loadedComponents: [],
   protocol: "nucleus.engine.v1",

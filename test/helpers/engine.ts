@@ -12,8 +12,8 @@ export const packageVersion = (JSON.parse(readFileSync(join(repoRoot, "package.j
   .version;
 
 /**
- * PIDs of live engines of this checkout (the command line names this repository's build folder), so that engines
- * of other checkouts or other test runs on the same machine do not count.
+ * PIDs of live engine processes of this checkout (their command line names an engine binary under this
+ * repository), so that engines of other checkouts on a shared machine do not count.
  */
 export function enginePids(): number[] {
   const pids: number[] = [];
@@ -22,7 +22,7 @@ export function enginePids(): number[] {
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
       const state = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]?.[0];
-      if (cmdline.includes("nucleus-engine") && cmdline.includes(join(repoRoot, ".build")) && state !== "Z") pids.push(Number(entry));
+      if (cmdline.includes("nucleus-engine") && cmdline.includes(repoRoot) && state !== "Z") pids.push(Number(entry));
     } catch {
       // the process ended while we looked
     }

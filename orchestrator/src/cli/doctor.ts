@@ -1,9 +1,10 @@
-import type { Command } from "commander";
+import type { Command } from "@commander-js/extra-typings";
 
 import { LocalEngine } from "../engine/process.js";
 import { formatBytes } from "../format.js";
 import type { GetInfoResponse } from "../generated/nucleus/engine/v1/engine.js";
 import { describePlatform } from "../platform.js";
+import { UsageError } from "./errors.js";
 
 export interface DoctorReport {
   platform: string;
@@ -67,10 +68,10 @@ export function registerDoctor(program: Command): void {
     .description("check the platform and the engine: versions, backend, memory and an MLX self-check run in the engine")
     .option("--json", "print the report as JSON")
     .option("--benchmark [size]", "also time an NxN float32 matmul on the engine's device (default 1024)")
-    .action(async (options: { json?: boolean; benchmark?: string | boolean }) => {
+    .action(async (options) => {
       const size = options.benchmark === undefined ? 0 : options.benchmark === true ? 1024 : Number(options.benchmark);
       if (!Number.isInteger(size) || size < 0 || size > 8192) {
-        throw new Error(`--benchmark needs a whole number from 1 to 8192, not '${String(options.benchmark)}'`);
+        throw new UsageError(`--benchmark needs a whole number from 1 to 8192, not '${String(options.benchmark)}'`);
       }
       const report = await runDoctor(size);
       console.log(options.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report));

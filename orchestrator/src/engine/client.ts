@@ -17,6 +17,7 @@ import {
   type Tensor,
   type UnloadResponse,
 } from "../generated/nucleus/engine/v1/engine.js";
+import { DeadlineKeeper } from "./deadlines.js";
 import { EngineCallError } from "./errors.js";
 
 type Service = typeof EngineService;
@@ -27,47 +28,69 @@ type UnaryMethod = { [M in MethodName]: Service[M]["responseStream"] extends fal
 type StreamMethod = Exclude<MethodName, UnaryMethod>;
 
 export interface CallOptions {
-  /** Deadline for the whole call, in milliseconds. */
+  /** Deadline for the whole call, in milliseconds (default: one proportional to the call's work; Infinity: none). */
   timeoutMs?: number;
   /** Cancels the call. */
   signal?: AbortSignal;
 }
 
 /** Decides what a failed call means; the engine process manager turns failures into EngineDiedError. */
-export type FailureClassifier = (method: string, error: grpc.ServiceError) => Promise<Error>;
+export type FailureClassifier = (method: string, error: grpc.ServiceError, timeoutMs?: number) => Promise<Error>;
 
-const defaultClassifier: FailureClassifier = async (method, error) => EngineCallError.from(method, error);
+const defaultClassifier: FailureClassifier = async (method, error, timeoutMs) => EngineCallError.from(method, error, timeoutMs);
+
+export interface ClientOptions {
+  /** The engine's token (nucleus-engine --token / NUCLEUS_ENGINE_TOKEN), sent as `authorization: Bearer TOKEN`. */
+  token?: string;
+  /** Default deadlines for calls that give none. */
+  deadlines?: DeadlineKeeper;
+}
 
 /** A typed promise client for nucleus.engine.v1.Engine over @grpc/grpc-js. */
 export class EngineClient {
   private readonly client: grpc.Client;
+  readonly deadlines: DeadlineKeeper;
 
   constructor(
     /** "unix:/path/to/socket" or "127.0.0.1:PORT". */
     readonly address: string,
     private readonly classify: FailureClassifier = defaultClassifier,
+    private readonly options: ClientOptions = {},
   ) {
     this.client = new grpc.Client(address, grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": -1,
       "grpc.max_send_message_length": -1,
     });
+    this.deadlines = options.deadlines ?? new DeadlineKeeper();
+  }
+
+  private metadata(): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    if (this.options.token) metadata.set("authorization", `Bearer ${this.options.token}`);
+    return metadata;
   }
 
   /** Calls a unary RPC by its ts-proto name (e.g. "getInfo"). */
   unary<M extends UnaryMethod>(method: M, request: RequestOf<M>, options: CallOptions = {}): Promise<ResponseOf<M>> {
     const definition = EngineService[method];
+    const timeoutMs = options.timeoutMs ?? this.deadlines.deadlineMs(method, request);
+    const started = performance.now();
     return new Promise((resolve, reject) => {
       const call = this.client.makeUnaryRequest(
         definition.path,
         definition.requestSerialize as (value: RequestOf<M>) => Buffer,
         definition.responseDeserialize as (value: Buffer) => ResponseOf<M>,
         request,
-        new grpc.Metadata(),
-        callOptions(options),
+        this.metadata(),
+        callOptions(timeoutMs),
         (error, response) => {
           options.signal?.removeEventListener("abort", abort);
-          if (error) this.classify(definition.path, error).then(reject, reject);
-          else resolve(response as ResponseOf<M>);
+          if (error) {
+            this.classify(definition.path, error, timeoutMs).then(reject, reject);
+          } else {
+            this.deadlines.observe(method, request, performance.now() - started);
+            resolve(response as ResponseOf<M>);
+          }
         },
       );
       const abort = () => call.cancel();
@@ -75,7 +98,10 @@ export class EngineClient {
     });
   }
 
-  /** Calls a server-streaming RPC and yields its messages. */
+  /**
+   * Calls a server-streaming RPC and yields its messages. Without an explicit deadline the call fails when no
+   * message arrives for the policy's loadIdleMs.
+   */
   async *stream<M extends StreamMethod>(
     method: M,
     request: RequestOf<M>,
@@ -87,16 +113,31 @@ export class EngineClient {
       definition.requestSerialize as (value: RequestOf<M>) => Buffer,
       definition.responseDeserialize as (value: Buffer) => ResponseOf<M>,
       request,
-      new grpc.Metadata(),
-      callOptions(options),
+      this.metadata(),
+      callOptions(options.timeoutMs ?? Infinity),
     );
+    const idleMs = options.timeoutMs === undefined ? this.deadlines.policy.loadIdleMs : Infinity;
+    let idle = false;
+    let timer: NodeJS.Timeout | undefined;
+    const rearm = () => {
+      clearTimeout(timer);
+      if (Number.isFinite(idleMs)) timer = setTimeout(() => ((idle = true), call.cancel()), idleMs);
+    };
     const abort = () => call.cancel();
     options.signal?.addEventListener("abort", abort, { once: true });
+    rearm();
     try {
-      for await (const message of call) yield message as ResponseOf<M>;
+      for await (const message of call) {
+        rearm();
+        yield message as ResponseOf<M>;
+      }
     } catch (error) {
+      if (idle) {
+        throw new EngineCallError(definition.path, grpc.status.DEADLINE_EXCEEDED, `no progress for ${Math.round(idleMs / 1000)} s; the engine may be stuck`);
+      }
       throw await this.classify(definition.path, error as grpc.ServiceError);
     } finally {
+      clearTimeout(timer);
       options.signal?.removeEventListener("abort", abort);
     }
   }
@@ -127,6 +168,7 @@ export class EngineClient {
       if (event.summary) summary = event.summary;
     }
     if (!summary) throw new Error("LoadModel ended without a summary");
+    this.deadlines.noteModel(summary);
     return summary;
   }
 
@@ -211,6 +253,6 @@ export class EngineClient {
   }
 }
 
-function callOptions(options: CallOptions): grpc.CallOptions {
-  return options.timeoutMs ? { deadline: Date.now() + options.timeoutMs } : {};
+function callOptions(timeoutMs: number): grpc.CallOptions {
+  return Number.isFinite(timeoutMs) && timeoutMs > 0 ? { deadline: Date.now() + timeoutMs } : {};
 }

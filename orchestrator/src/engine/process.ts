@@ -1,5 +1,5 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as delay } from "node:timers/promises";
@@ -8,8 +8,10 @@ import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { execa, type ResultPromise } from "execa";
 
 import { EngineClient } from "./client.js";
+import { DEFAULT_DEADLINES, DeadlineKeeper, type DeadlinePolicy } from "./deadlines.js";
 import { EngineCallError, EngineDiedError, EngineStartError, describeExit, type EngineExit } from "./errors.js";
 import { type EngineLaunch, launchCommand, locateEngine } from "./locate.js";
+import { makeSocketFolder, removeStaleSocketFolders } from "./socket-folders.js";
 
 /** The engine's ready line (one JSON object on its standard output). */
 export interface ReadyLine {
@@ -38,7 +40,21 @@ export interface StartOptions {
   onStderr?: (line: string) => void;
   /** Extra environment variables for the engine. */
   env?: Record<string, string>;
+  /**
+   * The token clients must send (`authorization: Bearer TOKEN`). Default: NUCLEUS_ENGINE_TOKEN when set, else a
+   * fresh random one when listening on TCP (a Unix socket is private to this user already).
+   */
+  token?: string;
+  /** Deadlines of engine calls (see DEFAULT_DEADLINES). */
+  deadlines?: Partial<DeadlinePolicy>;
+  /**
+   * Health checks while the engine runs: after `misses` checks in a row without an answer within `timeoutMs`
+   * the engine counts as stuck and is stopped, so calls fail instead of waiting for ever. false turns it off.
+   */
+  watchdog?: { intervalMs: number; timeoutMs: number; misses: number } | false;
 }
+
+export const DEFAULT_WATCHDOG = { intervalMs: 15_000, timeoutMs: 10_000, misses: 2 };
 
 const STDERR_LINES_KEPT = 200;
 const live = new Set<LocalEngine>();
@@ -57,10 +73,23 @@ export class LocalEngine {
   private stopping = false;
   private currentClient?: EngineClient;
   private currentReady?: ReadyLine;
+  private readonly token?: string;
+  /** Set when we stopped the engine ourselves because it stopped answering. */
+  private stuckCause?: string;
+  private watchdogTimer?: NodeJS.Timeout;
   /** Milliseconds from spawn to the ready line in the last start. */
   startToReadyMs = 0;
 
-  private constructor(private readonly options: StartOptions) {}
+  private constructor(private readonly options: StartOptions) {
+    const fromEnvironment = options.env?.NUCLEUS_ENGINE_TOKEN ?? process.env.NUCLEUS_ENGINE_TOKEN;
+    this.token = options.token ?? (fromEnvironment || undefined) ??
+      (options.port !== undefined ? randomBytes(32).toString("base64url") : undefined);
+  }
+
+  /** The token clients of this engine must send, if it has one (always when it listens on TCP). */
+  get authToken(): string | undefined {
+    return this.token;
+  }
 
   static async start(options: StartOptions = {}): Promise<LocalEngine> {
     const engine = new LocalEngine(options);
@@ -102,6 +131,24 @@ export class LocalEngine {
     return this.stderrLines.slice(-lines).join("\n");
   }
 
+  /**
+   * Checks that the engine answers Health within `timeoutMs`; if it does not (stopped, deadlocked), it is killed
+   * and calls in flight fail with EngineDiedError. Returns whether it answered.
+   */
+  async ensureResponsive(timeoutMs: number): Promise<boolean> {
+    if (!this.running || !this.currentClient) return false;
+    try {
+      await this.currentClient.health({ timeoutMs });
+      return true;
+    } catch {
+      if (!this.running) return false;
+      this.stuckCause = `stopped answering (no reply to Health within ${Math.round(timeoutMs / 1000)} s) and was stopped`;
+      this.child?.kill("SIGKILL");
+      await this.exited;
+      return false;
+    }
+  }
+
   /** Stops the engine if it runs, then starts a fresh one. */
   async restart(): Promise<void> {
     await this.stop();
@@ -127,6 +174,8 @@ export class LocalEngine {
   }
 
   private release(): void {
+    clearInterval(this.watchdogTimer);
+    this.watchdogTimer = undefined;
     this.currentClient?.close();
     this.currentClient = undefined;
     this.currentReady = undefined;
@@ -144,13 +193,15 @@ export class LocalEngine {
     } else if (this.options.socketPath !== undefined) {
       listen.push("--socket", this.options.socketPath);
     } else {
-      this.socketDir = mkdtempSync(join(tmpdir(), "nucleus-"));
+      removeStaleSocketFolders();
+      this.socketDir = makeSocketFolder();
       listen.push("--socket", join(this.socketDir, "engine.sock"));
     }
     const args = [...prefix, ...listen, "--exit-on-stdin-eof"];
     if (this.options.shutdownGraceMs !== undefined) args.push("--shutdown-grace-ms", String(this.options.shutdownGraceMs));
 
     this.stopping = false;
+    this.stuckCause = undefined;
     this.exitState = undefined;
     this.stderrLines.length = 0;
     const started = performance.now();
@@ -161,7 +212,8 @@ export class LocalEngine {
       buffer: false,
       reject: false,
       cleanup: true,
-      env: this.options.env,
+      // The token travels in the environment, not the command line, which other users can read.
+      env: { ...this.options.env, NUCLEUS_ENGINE_TOKEN: this.token ?? "" },
     });
     this.child = child;
     live.add(this);
@@ -178,7 +230,10 @@ export class LocalEngine {
     const ready = await this.waitForReadyLine(child, this.options.readyTimeoutMs ?? 30_000);
     this.startToReadyMs = performance.now() - started;
     this.currentReady = ready;
-    this.currentClient = new EngineClient(ready.address, (method, error) => this.classify(method, error));
+    this.currentClient = new EngineClient(ready.address, (method, error, timeoutMs) => this.classify(method, error, timeoutMs), {
+      token: this.token,
+      deadlines: new DeadlineKeeper({ ...DEFAULT_DEADLINES, ...this.options.deadlines }),
+    });
     try {
       await this.currentClient.health({ timeoutMs: 5000 });
     } catch (error) {
@@ -187,6 +242,29 @@ export class LocalEngine {
       this.release();
       throw new EngineStartError(`the engine printed its ready line but did not answer Health: ${String(error)}`, this.stderrTail());
     }
+    this.startWatchdog();
+  }
+
+  private startWatchdog(): void {
+    const watchdog = this.options.watchdog === undefined ? DEFAULT_WATCHDOG : this.options.watchdog;
+    if (!watchdog) return;
+    let misses = 0;
+    let checking = false;
+    this.watchdogTimer = setInterval(() => {
+      if (checking || !this.running || this.stopping || !this.currentClient) return;
+      checking = true;
+      this.currentClient.health({ timeoutMs: watchdog.timeoutMs }).then(
+        () => (misses = 0),
+        () => {
+          if (++misses >= watchdog.misses && this.running && !this.stopping) {
+            this.stuckCause =
+              `stopped answering (no reply to Health for ${Math.round((watchdog.misses * (watchdog.intervalMs + watchdog.timeoutMs)) / 1000)} s) and was stopped`;
+            this.child?.kill("SIGKILL");
+          }
+        },
+      ).finally(() => (checking = false));
+    }, watchdog.intervalMs);
+    this.watchdogTimer.unref();
   }
 
   private recordExit(exit: EngineExit): EngineExit {
@@ -230,17 +308,17 @@ export class LocalEngine {
     });
   }
 
-  private async classify(method: string, error: ServiceError): Promise<Error> {
+  private async classify(method: string, error: ServiceError, timeoutMs?: number): Promise<Error> {
     const transportFailure = [GrpcStatus.UNAVAILABLE, GrpcStatus.INTERNAL, GrpcStatus.UNKNOWN, GrpcStatus.CANCELLED];
     if (transportFailure.includes(error.code) && !this.stopping) {
       const waitMs = error.code === GrpcStatus.CANCELLED ? 50 : 1000;
       const exit = await Promise.race([this.exited, delay(waitMs, undefined, { ref: false }).then(() => undefined)]);
       if (exit && this.exitState) {
         await delay(20);
-        return new EngineDiedError(method, exit, this.stderrTail());
+        return new EngineDiedError(method, exit, this.stderrTail(), this.stuckCause);
       }
     }
-    return EngineCallError.from(method, error);
+    return EngineCallError.from(method, error, timeoutMs);
   }
 }
 

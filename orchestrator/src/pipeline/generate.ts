@@ -7,14 +7,13 @@ import { initialLatents } from "../sampling/noise.js";
 import { type ModelDType, rounder, roundBFloat16 } from "../sampling/precision.js";
 import { flowMatchSchedule } from "../sampling/scheduler.js";
 import { float32Tensor, fromProtoTensor, toFloat32, toProtoTensor } from "../tensors/convert.js";
-import type { PromptEmbedding } from "./inputs.js";
 import type { ModelFolder } from "./model-folder.js";
 import type { RGBImage } from "../image/png.js";
 import type { PromptFormatter } from "../text/prompt.js";
 import { encodePrompt } from "./encode-prompt.js";
+import { GenerateOptionsError, type PromptInput } from "../request/generate-request.js";
 
-/** A prompt: text (tokenized here, encoded by the engine's text encoder) or precomputed embeddings. */
-export type PromptInput = string | PromptEmbedding;
+export { GenerateOptionsError, type PromptInput };
 
 export interface GenerateOptions {
   prompt: PromptInput;
@@ -56,13 +55,6 @@ export class GenerationCancelledError extends Error {
   }
 }
 
-export class GenerateOptionsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "GenerateOptionsError";
-  }
-}
-
 /** Checks the size and returns the token grid. */
 export function tokenGrid(model: ModelFolder, width: number, height: number): { height: number; width: number } {
   const unit = model.pixelsPerToken;
@@ -87,6 +79,11 @@ export interface GenerateEvents {
   onWarning?: (message: string) => void;
   /** Tokenizes text prompts (needed when a prompt is text). */
   formatter?: PromptFormatter;
+  /**
+   * Puts the prompts on the engine instead (the library does, to reuse embeddings across calls and to keep the text
+   * encoder and the transformer apart in low-memory mode); the handles it returns stay the caller's.
+   */
+  conditioning?: (prompts: PromptInput[]) => Promise<number[]>;
 }
 
 /** The unconditional branch: none without CFG; else the given negative, or "" for a text prompt like the pipeline. */
@@ -96,8 +93,9 @@ export function negativePrompt(prompt: PromptInput, negative: PromptInput | unde
 }
 
 /** Puts one prompt on the engine: text through the tokenizer and EncodeText, embeddings through ImportEmbedding. */
-async function conditioning(
-  client: EngineClient, prompt: PromptInput, systemPrompt: string | null | undefined, events: GenerateEvents,
+export async function conditioning(
+  client: EngineClient, prompt: PromptInput, systemPrompt: string | null | undefined,
+  events: Pick<GenerateEvents, "formatter" | "onWarning">,
 ): Promise<number> {
   if (typeof prompt !== "string") {
     return (await client.importEmbedding(toProtoTensor(prompt.embedding), prompt.mask ? toProtoTensor(prompt.mask) : undefined)).id;
@@ -140,10 +138,17 @@ export async function generate(
   const schedule = flowMatchSchedule(model.scheduler, options.steps, tokens);
 
   const handles: number[] = [];
+  const conditioningHandles: number[] = [];
   const release = () => (handles.length ? client.release(handles).catch(() => 0) : Promise.resolve(0));
   try {
-    for (const prompt of useCfg ? [options.prompt, negative!] : [options.prompt]) {
-      handles.push(await conditioning(client, prompt, options.systemPrompt, events));
+    const prompts = useCfg ? [options.prompt, negative!] : [options.prompt];
+    if (events.conditioning) {
+      const given = await events.conditioning(prompts);
+      if (given.length !== prompts.length) throw new Error(`the conditioning hook made ${given.length} handles for ${prompts.length} prompts`);
+      conditioningHandles.push(...given);
+    } else {
+      for (const prompt of prompts) handles.push(await conditioning(client, prompt, options.systemPrompt, events));
+      conditioningHandles.push(...handles);
     }
     const stepsStarted = performance.now();
     let computeSeconds = 0;
@@ -151,7 +156,7 @@ export async function generate(
       if (events.signal?.aborted) throw new GenerationCancelledError(step);
       const response = await client.denoise(
         toProtoTensor(float32Tensor(latents, [tokens, channels])), grid,
-        modelTimestep(schedule.timesteps[step]!, dtype), handles);
+        modelTimestep(schedule.timesteps[step]!, dtype), conditioningHandles);
       computeSeconds += response.computeSeconds;
       const predictions = response.predictions.map((tensor) => toFloat32(fromProtoTensor(tensor)).map(round));
       const prediction = useCfg

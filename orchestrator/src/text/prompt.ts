@@ -2,9 +2,7 @@
 // message (one text part) through the chat template with the generation prompt, tokenized without special-token
 // insertion, truncated to 1024 tokens, padded with <|endoftext|> to a multiple of 8 (on the right unless the
 // tokenizer_config.json says left), with a mask.
-import type { Template } from "@huggingface/jinja";
-
-import { type ChatMessage, loadChatTemplate, renderChat } from "./chat-template.js";
+import { type ChatMessage, type ChatTemplate, loadChatTemplate } from "./chat-template.js";
 import { loadTokenizer, type PromptTokenizer } from "./tokenizer.js";
 
 /** The system prompt of diffusers' NucleusMoEImagePipeline. */
@@ -32,6 +30,8 @@ export interface PromptFormatter {
 export function loadPromptFormatter(processorDir: string): PromptFormatter {
   const tokenizer = loadTokenizer(processorDir);
   const template = loadChatTemplate(processorDir, tokenizer.config);
+  // Render once now, so that a template that cannot read our messages fails before any weights are loaded.
+  template.render([{ role: "user", content: [{ type: "text", text: "" }] }], tokenizer.config);
   return {
     tokenize: (prompt, options = {}) => tokenizePrompt(tokenizer, template, prompt, options.systemPrompt),
   };
@@ -40,7 +40,7 @@ export function loadPromptFormatter(processorDir: string): PromptFormatter {
 /** `systemPrompt`: undefined = the pipeline's default, null = no system message. */
 export function tokenizePrompt(
   tokenizer: PromptTokenizer,
-  template: Template,
+  template: ChatTemplate,
   prompt: string,
   systemPrompt: string | null | undefined,
 ): TokenizedPrompt {
@@ -49,7 +49,7 @@ export function tokenizePrompt(
     ...(system === null ? [] : [{ role: "system" as const, content: system }]),
     { role: "user", content: [{ type: "text", text: prompt }] },
   ];
-  const rendered = renderChat(template, messages, tokenizer.config);
+  const rendered = template.render(messages, tokenizer.config);
   const all = tokenizer.encode(rendered);
   // Qwen's processor pads and truncates on the right; a tokenizer_config.json may say otherwise.
   const kept = tokenizer.config.truncation_side === "left" ? all.slice(Math.max(0, all.length - MAX_PROMPT_TOKENS)) : all.slice(0, MAX_PROMPT_TOKENS);

@@ -1922,7 +1922,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__get_info_request__descript
   (ProtobufCMessageInit) nucleus__engine__v1__get_info_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nucleus__engine__v1__memory_info__field_descriptors[5] =
+static const ProtobufCFieldDescriptor nucleus__engine__v1__memory_info__field_descriptors[6] =
 {
   {
     "total_bytes",
@@ -1984,18 +1984,31 @@ static const ProtobufCFieldDescriptor nucleus__engine__v1__memory_info__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "peak_rss_bytes",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__MemoryInfo, peak_rss_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nucleus__engine__v1__memory_info__field_indices_by_name[] = {
   1,   /* field[1] = active_bytes */
   4,   /* field[4] = cache_bytes */
   3,   /* field[3] = limit_bytes */
   2,   /* field[2] = peak_bytes */
+  5,   /* field[5] = peak_rss_bytes */
   0,   /* field[0] = total_bytes */
 };
 static const ProtobufCIntRange nucleus__engine__v1__memory_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor nucleus__engine__v1__memory_info__descriptor =
 {
@@ -2005,7 +2018,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__memory_info__descriptor =
   "Nucleus__Engine__V1__MemoryInfo",
   "nucleus.engine.v1",
   sizeof(Nucleus__Engine__V1__MemoryInfo),
-  5,
+  6,
   nucleus__engine__v1__memory_info__field_descriptors,
   nucleus__engine__v1__memory_info__field_indices_by_name,
   1,  nucleus__engine__v1__memory_info__number_ranges,

@@ -34,6 +34,7 @@ struct ngs_server {
   ngs_handler_fn handler;
   void *context;
   char shutdown_tag;
+  char *expected_authorization;  // "Bearer <token>", or NULL when calls need no token
 };
 
 typedef struct pending_call {
@@ -55,6 +56,7 @@ struct ngs_call {
   int finished;
   int close_received;
   int cancelled;
+  int authorized;
   pthread_mutex_t lock;
   char recv_tag, close_tag, send_tag;
 };
@@ -215,6 +217,37 @@ static void receive_request(ngs_call *call) {
   grpc_byte_buffer_destroy(buffer);
 }
 
+void ngs_server_require_token(ngs_server *server, const char *token) {
+  free(server->expected_authorization);
+  size_t length = strlen("Bearer ") + strlen(token) + 1;
+  server->expected_authorization = malloc(length);
+  snprintf(server->expected_authorization, length, "Bearer %s", token);
+}
+
+// Compares in time that depends only on the expected value's length, so the answer time tells nothing about
+// how much of a guess was right.
+static int constant_time_equal(const uint8_t *given, size_t given_length, const char *expected) {
+  size_t expected_length = strlen(expected);
+  volatile unsigned char difference = given_length != expected_length;
+  for (size_t i = 0; i < expected_length; i++) {
+    unsigned char byte = i < given_length ? given[i] : 0;
+    difference |= byte ^ (unsigned char)expected[i];
+  }
+  return difference == 0;
+}
+
+static int is_authorized(const ngs_server *server, const grpc_metadata_array *metadata) {
+  if (server->expected_authorization == NULL) return 1;
+  int authorized = 0;
+  for (size_t i = 0; i < metadata->count; i++) {
+    const grpc_metadata *entry = &metadata->metadata[i];
+    if (grpc_slice_str_cmp(entry->key, "authorization") != 0) continue;
+    authorized |= constant_time_equal(GRPC_SLICE_START_PTR(entry->value), GRPC_SLICE_LENGTH(entry->value),
+                                      server->expected_authorization);
+  }
+  return authorized;
+}
+
 static void *serve_call(void *argument) {
   ngs_call *call = argument;
   ngs_server *server = call->server;
@@ -226,7 +259,14 @@ static void *serve_call(void *argument) {
   start_batch(call, &close_op, 1, &call->close_tag);
 
   receive_request(call);
-  server->handler(server->context, call);
+  if (call->authorized) {
+    server->handler(server->context, call);
+  } else {
+    ngs_call_finish(call, GRPC_STATUS_UNAUTHENTICATED,
+                    "missing or wrong token: send the metadata 'authorization: Bearer <token>' with the token the "
+                    "engine was started with (--token or NUCLEUS_ENGINE_TOKEN)",
+                    NULL, 0);
+  }
   if (!call->finished) ngs_call_finish(call, GRPC_STATUS_INTERNAL, "the engine ended the call without a status", NULL, 0);
   if (!call->close_received) pluck(call->queue, &call->close_tag, gpr_inf_future(GPR_CLOCK_MONOTONIC));
 
@@ -250,6 +290,7 @@ static void spawn_call(ngs_server *server, pending_call *pending) {
   call->call = pending->call;
   call->queue = pending->call_queue;
   call->method = grpc_slice_to_c_string(pending->details.method);
+  call->authorized = is_authorized(server, &pending->metadata);
   pthread_mutex_init(&call->lock, NULL);
   grpc_call_details_destroy(&pending->details);
   grpc_metadata_array_destroy(&pending->metadata);
@@ -438,6 +479,7 @@ void ngs_server_destroy(ngs_server *server) {
     unlink(server->unix_path);
     free(server->unix_path);
   }
+  free(server->expected_authorization);
 }
 
 const char *ngs_call_method(const ngs_call *call) { return call->method; }

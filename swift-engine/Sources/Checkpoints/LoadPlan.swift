@@ -152,8 +152,16 @@ public struct LoadPlan: Sendable {
     }
   }
 
-  /// Parameters of the loaded model (dense count, as in the checkpoint).
-  public var parameterCount: Int { items.reduce(0) { $0 + $1.parameter.elementCount } }
+  /// Parameters of the tensors read, counted as the checkpoint stores them (a quantized tensor by the elements it
+  /// stands for; a causal 3-D convolution with all its temporal taps, though only the last one is kept).
+  public var parameterCount: Int {
+    items.reduce(0) { total, item in
+      switch item.source {
+      case .dense(let location): total + location.entry.shape.reduce(1, *)
+      case .quantized: total + item.parameter.elementCount
+      }
+    }
+  }
 }
 
 extension QuantizationRecord {

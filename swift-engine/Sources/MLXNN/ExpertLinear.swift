@@ -17,16 +17,47 @@ public final class ExpertLinear: Module {
 
   public var expertCount: Int { weight.shape[0] }
 
-  /// x [E, C, in] -> [E, C, out]: expert e multiplies its own C rows. One batched (or gathered) matmul, no loop.
+  /// x [E, C, in] -> [E, C, out]: expert e multiplies its own C rows. One batched (or gathered) matmul, no loop;
+  /// on the dequantize-first path, a few experts at a time so the dense copies stay small.
   public func callAsFunction(_ x: MLXArray) throws -> MLXArray {
     switch weight.value {
     case .quantized(let q) where !QuantizedKernels.dequantizeFirst:
       let experts = try MLXArray.arange(0, Double(q.weight.shape[0]), dtype: .uint32)
       return try gatherQuantizedMM(x, q, rhsIndices: experts, transpose: true, sortedIndices: true)
     case .quantized(let q):
-      return try matmul(x, dequantized(q, dtype: x.dtype).transposed(0, 2, 1))
+      return try inChunks(x) { range in
+        try dequantized(q.sliced(range), dtype: x.dtype).transposed(0, 2, 1)
+      }
+    case .dense(let w) where w.dtype != x.dtype && QuantizedKernels.dequantizeFirst:
+      return try inChunks(x) { range in try w.sliced(axis: 0, range).asType(x.dtype) }
     default:
       return try matmul(x, weight.dense(as: x.dtype))
     }
+  }
+
+  /// x @ W per group of experts whose dense weights take at most QuantizedKernels.transientBytes, each group
+  /// evaluated before the next is made.
+  private func inChunks(_ x: MLXArray, _ denseWeights: (Range<Int>) throws -> MLXArray) throws -> MLXArray {
+    let experts = weight.shape[0]
+    let bytesPerExpert = Swift.max(1, weight.elementCount / experts * x.dtype.size)
+    let perChunk = Swift.max(1, QuantizedKernels.transientBytes / bytesPerExpert)
+    guard perChunk < experts else { return try matmul(x, denseWeights(0..<experts)) }
+    var parts: [MLXArray] = []
+    for start in stride(from: 0, to: experts, by: perChunk) {
+      let range = start..<Swift.min(experts, start + perChunk)
+      let part = try matmul(x.sliced(axis: 0, range), denseWeights(range))
+      try eval(part)
+      parts.append(part)
+    }
+    return try concatenated(parts, axis: 0)
+  }
+}
+
+extension QuantizedWeight {
+  /// Experts `range` of a stacked quantized weight.
+  func sliced(_ range: Range<Int>) throws -> QuantizedWeight {
+    QuantizedWeight(
+      weight: try weight.sliced(axis: 0, range), scales: try scales.sliced(axis: 0, range),
+      biases: try biases.sliced(axis: 0, range), groupSize: groupSize, bits: bits)
   }
 }

@@ -24,12 +24,34 @@ case .serve:
   break
 }
 
-let server: EngineServer
+let address: ListenAddress
+/// A private folder made for the default socket, removed when the engine stops.
+var socketFolder: String?
 do {
-  server = try EngineServer(address: options.address, maxMessageBytes: options.maxMessageBytes)
+  if let given = options.address {
+    address = given
+  } else {
+    let socket = try EngineOptions.defaultSocket()
+    address = .unixSocket(path: socket.path)
+    socketFolder = socket.createdFolder
+  }
 } catch {
   EngineLog.write("\(error)")
   exit(1)
+}
+
+let server: EngineServer
+do {
+  server = try EngineServer(address: address, maxMessageBytes: options.maxMessageBytes, token: options.token)
+} catch {
+  EngineLog.write("\(error)")
+  if let socketFolder { rmdir(socketFolder) }
+  exit(1)
+}
+if case .loopback = address, options.token == nil {
+  EngineLog.write(
+    "warning: listening on TCP without a token: any local user can call this engine (load files you can read, "
+      + "stop it); give --token T or set NUCLEUS_ENGINE_TOKEN, and send 'authorization: Bearer T' from clients")
 }
 
 let service = EngineService(server: server)
@@ -39,6 +61,7 @@ if options.exitOnStandardInputEOF { server.watchStandardInput() }
 
 ReadyLine.print(server: server)
 server.run(graceMilliseconds: options.shutdownGraceMilliseconds)
+if let socketFolder { rmdir(socketFolder) }
 EngineLog.write("stopped")
 // _exit, not exit: a computation abandoned after the grace period may still hold OpenBLAS's threads, and the
 // library's exit-time destructors would wait for them forever. Everything the engine owns is released already.

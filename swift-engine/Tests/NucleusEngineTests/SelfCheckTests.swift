@@ -21,5 +21,10 @@ final class SelfCheckTests: XCTestCase {
     XCTAssertThrowsError(try EngineOptions.parse(["--port", "70000"]))
     XCTAssertThrowsError(try EngineOptions.parse(["--socket", "/tmp/a.sock", "--port", "1"]))
     XCTAssertThrowsError(try EngineOptions.parse(["--bogus"]))
+    XCTAssertNil(try EngineOptions.parse([]).address)  // the default socket is chosen (and made) at start
+    XCTAssertEqual(try EngineOptions.parse(["--port", "0", "--token", "s3cr3t-token"]).token, "s3cr3t-token")
+    for bad in ["", "has space", "tab\there", "caf\u{e9}"] {
+      XCTAssertThrowsError(try EngineOptions.parse(["--token", bad]), bad)
+    }
   }
 }

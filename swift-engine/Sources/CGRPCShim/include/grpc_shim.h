@@ -31,6 +31,10 @@ int ngs_prepare_unix_socket(const char *path, char *error, size_t error_len);
 ngs_server *ngs_server_start(const char *address, size_t max_message_bytes, int *bound_port, char *error,
                              size_t error_len);
 
+// Requires every call to carry the metadata "authorization: Bearer <token>" (compared in constant time); calls
+// without it end with UNAUTHENTICATED before the handler runs. Call before ngs_server_run.
+void ngs_server_require_token(ngs_server *server, const char *token);
+
 // Serves calls until shutdown completes. In-flight calls get `grace_ms` to finish, then are cancelled.
 void ngs_server_run(ngs_server *server, ngs_handler_fn handler, void *context, int grace_ms);
 

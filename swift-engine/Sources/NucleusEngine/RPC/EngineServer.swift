@@ -26,7 +26,9 @@ public final class EngineServer: @unchecked Sendable {
   public let boundPort: Int
   private var routes: [String: RPCHandler] = [:]
 
-  public init(address: ListenAddress, maxMessageBytes: Int = 512 << 20) throws {
+  /// `token`: when set, every call must carry the metadata `authorization: Bearer <token>` (checked in the C
+  /// shim in constant time) or it ends with UNAUTHENTICATED before any handler runs.
+  public init(address: ListenAddress, maxMessageBytes: Int = 512 << 20, token: String? = nil) throws {
     var error = [CChar](repeating: 0, count: 512)
     if case .unixSocket(let path) = address {
       guard ngs_prepare_unix_socket(path, &error, error.count) == 0 else {
@@ -37,6 +39,7 @@ public final class EngineServer: @unchecked Sendable {
     guard let server = ngs_server_start(address.grpcAddress, maxMessageBytes, &port, &error, error.count) else {
       throw RPCError(.unavailable, String(cBuffer: error))
     }
+    if let token { ngs_server_require_token(server, token) }
     self.server = server
     self.address = address
     if case .loopback = address { boundPort = Int(port) } else { boundPort = 0 }

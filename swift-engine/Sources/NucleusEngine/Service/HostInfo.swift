@@ -27,4 +27,24 @@ enum HostInfo {
   }
 
   static var processorCount: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+  /// The high-water mark of this process's resident memory in bytes: VmHWM on Linux, getrusage elsewhere.
+  static var peakResidentBytes: UInt64 {
+    #if os(Linux)
+      if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+          let digits = line.dropFirst("VmHWM:".count).filter(\.isNumber)
+          if let kilobytes = UInt64(String(digits)) { return kilobytes * 1024 }
+        }
+      }
+    #endif
+    var usage = rusage()
+    #if os(Linux)
+      guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else { return 0 }
+      return UInt64(max(0, usage.ru_maxrss)) * 1024  // kilobytes on Linux
+    #else
+      guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
+      return UInt64(max(0, usage.ru_maxrss))  // bytes on macOS
+    #endif
+  }
 }

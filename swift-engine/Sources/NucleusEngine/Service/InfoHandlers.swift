@@ -92,6 +92,7 @@ extension EngineService {
     memory.peak_bytes = snapshot.peakBytes
     memory.limit_bytes = snapshot.limitBytes
     memory.cache_bytes = snapshot.cacheBytes
+    memory.peak_rss_bytes = HostInfo.peakResidentBytes
     return memory
   }
 

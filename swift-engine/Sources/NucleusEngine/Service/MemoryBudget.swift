@@ -53,17 +53,25 @@ enum MemoryBudget {
   }
 
   /// The largest dense copy of one matmul weight made during a computation: a quantized weight dequantized (CPU
-  /// backend), or a weight stored narrower than the computation cast up.
+  /// backend), or a weight stored narrower than the computation cast up (expert stacks a few experts at a time).
   static func weightTransientBytes(_ parameters: [Parameter], computeDType: DType) -> Int {
     parameters.reduce(0) { largest, parameter in
       guard parameter.quantization != nil else { return largest }
       switch parameter.value {
       case .quantized where QuantizedKernels.dequantizeFirst, .dense(_) where parameter.storedDType != computeDType:
-        return Swift.max(largest, parameter.elementCount * computeDType.size)
+        return Swift.max(largest, denseCopyBytes(parameter, computeDType: computeDType))
       default:
         return largest
       }
     }
+  }
+
+  /// Bytes of the dense copy a layer makes of `parameter` at once (ExpertLinear converts stacks in chunks).
+  static func denseCopyBytes(_ parameter: Parameter, computeDType: DType) -> Int {
+    let whole = parameter.elementCount * computeDType.size
+    guard parameter.quantization == .experts, QuantizedKernels.dequantizeFirst else { return whole }
+    let perExpert = Swift.max(1, whole / parameter.shape[0])
+    return Swift.min(whole, Swift.max(1, QuantizedKernels.transientBytes / perExpert) * perExpert)
   }
 
   /// The same, before loading, from a plan.
@@ -77,7 +85,7 @@ enum MemoryBudget {
       }
       let stored = plan.storageDType ?? item.firstLocation.dtype
       guard (quantized && QuantizedKernels.dequantizeFirst) || (!quantized && stored != computeDType) else { return largest }
-      return Swift.max(largest, item.parameter.elementCount * computeDType.size)
+      return Swift.max(largest, denseCopyBytes(item.parameter, computeDType: computeDType))
     }
   }
 

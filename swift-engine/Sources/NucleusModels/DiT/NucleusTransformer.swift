@@ -54,6 +54,7 @@ public final class NucleusTransformer: Module, @unchecked Sendable {
     var values: [MLXArray] = []
     for block in blocks {
       let (k, v) = try block.textKeysValues(normalized, rope: rope)
+      if QuantizedKernels.evaluateLayerByLayer { try eval([k, v]) }
       keys.append(k)
       values.append(v)
     }
@@ -84,6 +85,7 @@ public final class NucleusTransformer: Module, @unchecked Sendable {
     let temb = try timestepEmbedding(timesteps, dtype: dtype)
     for (index, block) in blocks.enumerated() {
       x = try block(x, temb: temb, rope: rope, textKeys: batch.keys[index], textValues: batch.values[index], mask: mask)
+      if QuantizedKernels.evaluateLayerByLayer { try eval(x) }
     }
     let modulation = try normOut(silu(temb)).expandedDimensions(axis: 1).split(parts: 2, axis: -1)
     let (scale, shift) = (modulation[0], modulation[1])

@@ -69,6 +69,7 @@ public final class Qwen3TextEncoder: Module, @unchecked Sendable {
     var x = try embedding(MLXArray(tokens, [1, length])).asType(dtype)
     for layer in layers.prefix(Swift.min(index, layers.count)) {
       x = try layer(x, rotary: rotary, mask: attentionMask)
+      if QuantizedKernels.evaluateLayerByLayer { try eval(x) }
     }
     if index == config.numHiddenLayers, let finalNorm { x = try finalNorm(x) }
     return try x.squeezed(axes: [0])

@@ -133,6 +133,8 @@ export interface MemoryInfo {
   limitBytes: number;
   /** freed buffers MLX keeps for reuse */
   cacheBytes: number;
+  /** high-water mark of the engine process's resident memory (Linux VmHWM, else getrusage) */
+  peakRssBytes: number;
 }
 
 export interface SelfCheckItem {
@@ -687,7 +689,7 @@ export const GetInfoRequest: MessageFns<GetInfoRequest> = {
 };
 
 function createBaseMemoryInfo(): MemoryInfo {
-  return { totalBytes: 0, activeBytes: 0, peakBytes: 0, limitBytes: 0, cacheBytes: 0 };
+  return { totalBytes: 0, activeBytes: 0, peakBytes: 0, limitBytes: 0, cacheBytes: 0, peakRssBytes: 0 };
 }
 
 export const MemoryInfo: MessageFns<MemoryInfo> = {
@@ -706,6 +708,9 @@ export const MemoryInfo: MessageFns<MemoryInfo> = {
     }
     if (message.cacheBytes !== 0) {
       writer.uint32(40).uint64(message.cacheBytes);
+    }
+    if (message.peakRssBytes !== 0) {
+      writer.uint32(48).uint64(message.peakRssBytes);
     }
     return writer;
   },
@@ -763,6 +768,14 @@ export const MemoryInfo: MessageFns<MemoryInfo> = {
             message.cacheBytes = longToNumber(reader.uint64());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.peakRssBytes = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -802,6 +815,11 @@ export const MemoryInfo: MessageFns<MemoryInfo> = {
         : isSet(object.cache_bytes)
         ? globalThis.Number(object.cache_bytes)
         : 0,
+      peakRssBytes: isSet(object.peakRssBytes)
+        ? globalThis.Number(object.peakRssBytes)
+        : isSet(object.peak_rss_bytes)
+        ? globalThis.Number(object.peak_rss_bytes)
+        : 0,
     };
   },
 
@@ -822,6 +840,9 @@ export const MemoryInfo: MessageFns<MemoryInfo> = {
     if (message.cacheBytes !== 0) {
       obj.cacheBytes = Math.round(message.cacheBytes);
     }
+    if (message.peakRssBytes !== 0) {
+      obj.peakRssBytes = Math.round(message.peakRssBytes);
+    }
     return obj;
   },
 
@@ -835,6 +856,7 @@ export const MemoryInfo: MessageFns<MemoryInfo> = {
     message.peakBytes = object.peakBytes ?? 0;
     message.limitBytes = object.limitBytes ?? 0;
     message.cacheBytes = object.cacheBytes ?? 0;
+    message.peakRssBytes = object.peakRssBytes ?? 0;
     return message;
   },
 };

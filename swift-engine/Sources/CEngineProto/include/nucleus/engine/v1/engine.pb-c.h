@@ -129,10 +129,14 @@ struct  Nucleus__Engine__V1__MemoryInfo
    * freed buffers MLX keeps for reuse
    */
   uint64_t cache_bytes;
+  /*
+   * high-water mark of the engine process's resident memory (Linux VmHWM, else getrusage)
+   */
+  uint64_t peak_rss_bytes;
 };
 #define NUCLEUS__ENGINE__V1__MEMORY_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__memory_info__descriptor) \
-    , 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0 }
 
 
 struct  Nucleus__Engine__V1__SelfCheckItem
