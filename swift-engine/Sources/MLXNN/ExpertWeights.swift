@@ -21,17 +21,12 @@ public enum ExpertWeights {
     .quantized(try MLX.quantized(dense.transposed(0, 2, 1), groupSize: groupSize, bits: bits))
   }
 
-  /// x [E, C, in] -> [E, C, out]: expert e multiplies its own C rows. One batched (or gathered) matmul, no loop.
+  /// x [E, C, in] -> [E, C, out]: expert e multiplies its own C rows. One batched (or gathered) matmul by default;
+  /// `ExpertMatmulPath` chooses.
   public func apply(_ x: MLXArray) throws -> MLXArray {
     switch self {
-    case .dense(let w):
-      return try matmul(x, w)
-    case .quantized(let q):
-      if QuantizedKernels.dequantizeFirst {
-        return try matmul(x, dequantized(q).asType(x.dtype).transposed(0, 2, 1))
-      }
-      let experts = try MLXArray.arange(0, Double(q.weight.shape[0]), dtype: .uint32)
-      return try gatherQuantizedMM(x, q, rhsIndices: experts, transpose: true, sortedIndices: true)
+    case .dense(let w): return try ExpertMatmulPath.apply(x, dense: w)
+    case .quantized(let q): return try ExpertMatmulPath.apply(x, quantized: q)
     }
   }
 }

@@ -12,9 +12,9 @@ import MLX
 /// on our 2-core machines, against about 150 GFLOP/s for a BLAS matmul): there we dequantize to the activation
 /// dtype and use the BLAS matmul instead, trading a transient dense copy of the weight for a ~50x faster product.
 /// The results agree within float rounding (see the quantization tests). NUCLEUS_QUANTIZED_KERNELS=native|dequantize
-/// overrides the choice.
+/// overrides the choice; benchmarks may also switch it in-process.
 public enum QuantizedKernels {
-  public static let dequantizeFirst: Bool = {
+  nonisolated(unsafe) public static var dequantizeFirst: Bool = {
     switch getenvString("NUCLEUS_QUANTIZED_KERNELS") {
     case "native": return false
     case "dequantize": return true
