@@ -13,7 +13,9 @@
 # reference script with diffusers from its PyPI wheel, and the results summarizer. A CUDA kit must stay within
 # 48 MiB (the GPU machine receives 64 MiB including the working tree).
 #
-# Options: --xz-level 0-9[e] (default 9e; lower builds faster, packs worse), --force (replace a DIR that is not a kit).
+# Options: --xz-level 0-9[e] (default 9e; lower builds faster, packs worse), --fatbin-mode compact|zero (how the other
+# architectures' machine code is removed, scripts/kit/prune-fatbin.py; not yet tried on a GPU, so zero is the
+# alternative if compact fails there), --force (replace a DIR that is not a kit).
 source "$(dirname "$0")/lib/common.sh"
 cd "$REPO_ROOT"
 
@@ -21,6 +23,7 @@ backend=""
 arch=90
 out=""
 level=9e
+fatbin_mode=compact
 force=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,6 +31,7 @@ while [ $# -gt 0 ]; do
     --cuda-arch) arch="${2:-}"; shift 2 ;;
     --out) out="${2:-}"; shift 2 ;;
     --xz-level) level="${2:-}"; shift 2 ;;
+    --fatbin-mode) fatbin_mode="${2:-}"; shift 2 ;;
     --force) force=1; shift ;;
     *) fail "unknown option '$1' (usage: scripts/device-kit.sh --backend cuda|cpu [--cuda-arch 90] --out DIR)" ;;
   esac
@@ -36,6 +40,7 @@ case "$backend" in cpu | cuda) ;; *) fail "--backend must be cuda or cpu" ;; esa
 [ -n "$out" ] || fail "--out DIR is required (e.g. --out .kit/$backend; .kit/ is ignored by git)"
 [[ "$arch" =~ ^[0-9]+$ ]] || fail "--cuda-arch takes an SM number such as 90 (H100/H200), 80 (A100), 120 (RTX 50)"
 [[ "$level" =~ ^[0-9]e?$ ]] || fail "--xz-level takes 0-9, optionally with e (e.g. 9e)"
+case "$fatbin_mode" in compact | zero) ;; *) fail "--fatbin-mode must be compact or zero" ;; esac
 [ "$(uname -m)" = x86_64 ] || fail "kits are x86_64 Linux; this machine is $(uname -m)"
 [ "$(os_name)" = Linux ] || fail "kits are built on Linux"
 if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ] && [ ! -f "$out/kit.json" ] && [ $force -eq 0 ]; then
@@ -136,7 +141,7 @@ missing=$(for product in nucleus-engine nucleus-bench; do
 step "MLX ($backend) from $(basename "$sdk")"
 cp -L "$sdk/mlx/lib/libmlx.so" "$stage/mlx/lib/"
 if [ "$backend" = cuda ]; then
-  python3 scripts/kit/prune-fatbin.py "$stage/mlx/lib/libmlx.so" --arch "$arch" | sed 's/^/    /'
+  python3 scripts/kit/prune-fatbin.py "$stage/mlx/lib/libmlx.so" --arch "$arch" --mode "$fatbin_mode" | sed 's/^/    /'
   cp -r "$sdk/mlx/include" "$stage/mlx/"
   cp -r "$sdk/mlx_cuda_13.libs" "$stage/"
   # Fallback headers for NVRTC when the machine has neither the CUDA runtime wheel's headers nor a toolkit.
@@ -184,6 +189,7 @@ cat >"$partial/kit.json" <<JSON
   "kit": "nucleus-image device kit",
   "backend": "$backend",
   "cuda_arch": "$([ "$backend" = cuda ] && echo "sm_$arch")",
+  "fatbin_mode": "$([ "$backend" = cuda ] && echo "$fatbin_mode")",
   "mlx_version": "$MLX_VERSION",
   "git_commit": "$(git rev-parse HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo "-dirty")",
   "built": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",

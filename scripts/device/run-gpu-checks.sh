@@ -97,6 +97,10 @@ fi
 if [ "$(left)" -gt 70 ]; then
   step model-bf16-no-cuda-graphs 60 10 env MLX_USE_CUDA_GRAPHS=0 bash "$KIT/run" nucleus-bench "${model[@]}" --only dit
 fi
+# And the tensor layer's rates on the DiT's shapes (GFLOP/s against the chip's ~790 TFLOP/s bf16).
+if [ "$(left)" -gt 45 ]; then
+  step ops-bf16 35 10 "${bench[@]}" ops --dtype bfloat16 --seconds 0.3
+fi
 
 summary="$(bash "$KIT/run" --unpack)/tools/summarize.py"
 if [ -n "$python" ] && [ -f "$summary" ]; then

@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Reduces the CUDA fat binaries inside a shared library (libmlx.so of the mlx-cuda wheel) to one GPU architecture.
 
-  prune-fatbin.py LIBRARY --arch 90 [--out FILE]    write a copy keeping only sm_90 machine code
+  prune-fatbin.py LIBRARY --arch 90 [--mode compact|zero] [--out FILE]    keep only sm_90 machine code
   prune-fatbin.py LIBRARY --list                    show the fatbin containers and their entries
 
 The wheel's `.nv_fatbin` section holds one container per compiled CUDA source: a 16-byte header (magic 0xBA55ED50,
 version, header size, size of the entries) followed by entries, each a header (kind 1 = PTX, 2 = ELF cubin; header
-size; payload size; the SM architecture at byte 28) and its payload. Every container is compacted in place: the
-entries for the target architecture move up behind the header, the header's size shrinks to them, and the rest of
-the container's old span is zeroed. Container start addresses (which the registration code points at) and the
-section layout stay as they were, so the library needs no relinking, and each container reads like one built for
-that architecture alone. Containers without a cubin for the target keep everything (reported). Zeros compress away.
+size; payload size; the SM architecture at byte 28) and its payload. In `compact` mode (the default) every
+container is compacted in place: the entries for the target architecture move up behind the header, the header's
+size shrinks to them, and the rest of the container's old span is zeroed, so each container reads like one built for
+that architecture alone. In `zero` mode every entry keeps its header and only the payloads of the other
+architectures are zeroed. Either way container start addresses (which the registration code points at) and the
+section layout stay as they were, so the library needs no relinking. Containers without a cubin for the target keep
+everything (reported). Zeros compress away.
 """
 
 import argparse
@@ -70,6 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("library")
     parser.add_argument("--arch", type=int, help="SM architecture to keep, e.g. 90 for H100/H200")
+    parser.add_argument("--mode", choices=["compact", "zero"], default="compact")
     parser.add_argument("--out", help="output file (default: overwrite LIBRARY)")
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args()
@@ -92,6 +95,15 @@ def main() -> None:
         if not keep:
             untouched += 1
             continue
+        if args.mode == "zero":
+            for e in entries:
+                if e in keep:
+                    kept += e["length"]
+                    continue
+                header, = struct.unpack_from("<I", data, e["offset"] + 4)
+                data[e["offset"] + header:e["offset"] + e["length"]] = b"\0" * (e["length"] - header)
+                removed += e["length"] - header
+            continue
         payload = b"".join(bytes(data[e["offset"]:e["offset"] + e["length"]]) for e in keep)
         start = position + header_size
         data[start:start + fat_size] = payload + b"\0" * (fat_size - len(payload))
@@ -99,13 +111,13 @@ def main() -> None:
         kept += len(payload)
         removed += fat_size - len(payload)
 
-    # Check the result reads back as valid containers holding only the target where it had one.
+    # Check the result reads back as valid containers (compact: holding only the target where it had one).
     for _, _, _, entries in containers(data, offset, size):
-        if any(e["kind"] == "cubin" and e["arch"] == args.arch for e in entries):
+        if args.mode == "compact" and any(e["kind"] == "cubin" and e["arch"] == args.arch for e in entries):
             assert all(e["kind"] == "cubin" and e["arch"] == args.arch for e in entries)
     with open(args.out or args.library, "wb") as out:
         out.write(data)
-    print(json.dumps({"arch": args.arch, "containers": len(found), "kept_bytes": kept, "zeroed_bytes": removed,
+    print(json.dumps({"arch": args.arch, "mode": args.mode, "containers": len(found), "kept_bytes": kept, "zeroed_bytes": removed,
                       "containers_without_target_kept_whole": untouched}))
     if untouched:
         print(f"warning: {untouched} containers have no sm_{args.arch} cubin and were kept whole", file=sys.stderr)

@@ -93,6 +93,8 @@ def main():
         if r.get("event") == "build":
             who = r.get("impl", "ours")
             out.append(f"build {who} {r['component']}: {r['parameters']:,} parameters, {r['seconds']:.1f} s")
+        if "gflops" in r and "name" in r:
+            out.append(f"ops {r['dtype']} {r['name']}: {r['gflops'] / 1000:.1f} TFLOP/s")
         if r.get("event") == "memory":
             out.append(f"peak MLX memory ({r['part']}, {((r['_config'] or {}).get('expert_quantize') or 'bf16')} experts): {r['peak_bytes'] / 2**30:.1f} GiB")
 
