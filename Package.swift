@@ -8,7 +8,9 @@ import PackageDescription
 
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
 // A stable path (a link into the cache), so SwiftPM's cached manifest stays valid when the SDK moves.
-let mlxPrefix = packageRoot + "/.deps/mlx"
+// NUCLEUS_MLX_LINK picks another link in .deps (scripts/device-kit.sh builds against .deps/mlx-cuda this way).
+let mlxLink = ProcessInfo.processInfo.environment["NUCLEUS_MLX_LINK"] ?? "mlx"
+let mlxPrefix = packageRoot + "/.deps/" + mlxLink
 let mlxInclude = mlxPrefix + "/mlx/include"
 let mlxLib = mlxPrefix + "/mlx/lib"
 let homebrew = "/opt/homebrew"
@@ -70,7 +72,7 @@ let package = Package(
     ),
     .executableTarget(
       name: "nucleus-bench",
-      dependencies: ["MLX", "MLXNN"],
+      dependencies: ["MLX", "MLXNN", "Checkpoints", "NucleusModels"],
       path: "swift-engine/Sources/nucleus-bench",
       linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", mlxLib])]
     ),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the MLX C++ SDK (headers, libmlx, CMake package) from MLX's official backend wheel, pinned to one
-# version, unpacked with the wheel's own layout into the cache, and links it as .deps/mlx.
+# version, unpacked with the wheel's own layout into the cache, and links it as .deps/mlx
+# (NUCLEUS_MLX_LINK names another link, e.g. the CUDA SDK beside the CPU one for scripts/device-kit.sh).
 source "$(dirname "$0")/lib/common.sh"
 
 backend=$(mlx_backend)
@@ -38,4 +39,4 @@ else
   info "installed: $prefix ($(du -sh "$prefix" | cut -f1))"
 fi
 mkdir -p "$DEPS_DIR"
-ln -sfn "$prefix" "$DEPS_DIR/mlx"
+ln -sfn "$prefix" "$DEPS_DIR/${NUCLEUS_MLX_LINK:-mlx}"

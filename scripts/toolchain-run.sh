@@ -22,7 +22,9 @@ case "$mode" in
     ;;
   root)
     [ -d "$TOOLCHAIN_ROOT/usr" ] || fail "the Debian 13 toolchain root is missing: run npm run setup"
-    mlx_real=$(readlink -f "$DEPS_DIR/mlx" 2>/dev/null || true)
+    # Every MLX SDK linked in .deps (.deps/mlx, and .deps/mlx-cuda for the device kit) lives in this folder.
+    mlx_real=$(dirname "$(readlink -f "$DEPS_DIR/mlx" 2>/dev/null || echo /nonexistent/x)")
+    [ -d "$mlx_real" ] || mlx_real=
     cp -L /etc/resolv.conf "$TOOLCHAIN_ROOT/etc/resolv.conf" 2>/dev/null || true
     mount_script='
       set -e

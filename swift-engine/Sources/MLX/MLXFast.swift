@@ -24,9 +24,13 @@ public enum MLXFast {
   }
 
   /// softmax(q·kᵀ·scale + mask)·v for q [B, Hq, L, D] and k, v [B, Hkv, S, D] (grouped-query when Hkv < Hq).
+  /// Fused by default; `AttentionPath` can switch to explicit matmuls.
   public static func scaledDotProductAttention(
     queries: MLXArray, keys: MLXArray, values: MLXArray, scale: Float, mask: AttentionMask = .none
   ) throws -> MLXArray {
+    if AttentionPath.current == .unfused {
+      return try AttentionPath.unfused(queries: queries, keys: keys, values: values, scale: scale, mask: mask)
+    }
     let (mode, maskArray): (mlxb_mask_mode, MLXArray?) =
       switch mask {
       case .none: (MLXB_MASK_NONE, nil)

@@ -17,21 +17,20 @@ public final class ExpertLinear: Module {
 
   public var expertCount: Int { weight.shape[0] }
 
-  /// x [E, C, in] -> [E, C, out]: expert e multiplies its own C rows. One batched (or gathered) matmul, no loop;
-  /// on the dequantize-first path, a few experts at a time so the dense copies stay small.
+  /// x [E, C, in] -> [E, C, out]: expert e multiplies its own C rows, along ExpertMatmulPath's choice; the batched
+  /// path on the dequantize-first backend converts a few experts at a time so the dense copies stay small.
   public func callAsFunction(_ x: MLXArray) throws -> MLXArray {
     switch weight.value {
-    case .quantized(let q) where !QuantizedKernels.dequantizeFirst:
-      let experts = try MLXArray.arange(0, Double(q.weight.shape[0]), dtype: .uint32)
-      return try gatherQuantizedMM(x, q, rhsIndices: experts, transpose: true, sortedIndices: true)
     case .quantized(let q):
-      return try inChunks(x) { range in
-        try dequantized(q.sliced(range), dtype: x.dtype).transposed(0, 2, 1)
+      return try ExpertMatmulPath.apply(x, quantized: q) {
+        try inChunks(x) { range in try dequantized(q.sliced(range), dtype: x.dtype).transposed(0, 2, 1) }
       }
-    case .dense(let w) where w.dtype != x.dtype && QuantizedKernels.dequantizeFirst:
-      return try inChunks(x) { range in try w.sliced(axis: 0, range).asType(x.dtype) }
     default:
-      return try matmul(x, weight.dense(as: x.dtype))
+      let w = try weight.dense(as: weight.storedDType ?? x.dtype)
+      return try ExpertMatmulPath.apply(x, dense: w.dtype == x.dtype ? w : try w.asType(x.dtype)) {
+        guard w.dtype != x.dtype, QuantizedKernels.dequantizeFirst else { return try matmul(x, weight.dense(as: x.dtype)) }
+        return try inChunks(x) { range in try w.sliced(axis: 0, range).asType(x.dtype) }
+      }
     }
   }
 

@@ -13,13 +13,13 @@ import MLX
 /// on our 2-core machines, against about 150 GFLOP/s for a BLAS matmul): there we dequantize to the activation
 /// dtype and use the BLAS matmul instead, trading a transient dense copy of the weight for a ~50x faster product.
 /// The results agree within float rounding (see the quantization tests). NUCLEUS_QUANTIZED_KERNELS=native|dequantize
-/// overrides the choice.
+/// overrides the choice; benchmarks may also switch it in-process.
 ///
 /// Those dense copies are what a CPU forward's peak memory is made of, so on that path the models evaluate one
 /// layer at a time and expert stacks are converted a few experts at a time (MLX otherwise schedules a lazy graph
 /// breadth-first and can hold many layers' copies at once; on one CPU stream nothing is lost by going in order).
 public enum QuantizedKernels {
-  public static let dequantizeFirst: Bool = {
+  nonisolated(unsafe) public static var dequantizeFirst: Bool = {
     switch getenvString("NUCLEUS_QUANTIZED_KERNELS") {
     case "native": return false
     case "dequantize": return true

@@ -12,7 +12,7 @@ final class DiTParityTests: XCTestCase {
     for name in ["a-fp32", "a-fp32-batch-masked", "a-fp32-two-timesteps", "b-fp32-odd", "c-fp32-mha"] {
       let fixture = try DiTCase(name)
       let output = try fixture.run(fixture.model())
-      let bound = 1e-4 * (try rms(fixture.expected))
+      let bound = ParityBounds.float32Max * (try rms(fixture.expected))
       let error = try difference(output, fixture.expected)
       XCTAssertLessThanOrEqual(error.max, bound, "\(name): max error \(error.max) > \(bound)")
     }
@@ -30,8 +30,8 @@ final class DiTParityTests: XCTestCase {
     XCTAssertEqual(output.dtype, .bfloat16)
     let scale = try rms(fixture.expected)
     let error = try difference(output, fixture.expected)
-    XCTAssertLessThanOrEqual(error.rms, 0.03 * scale, "rms error \(error.rms)")
-    XCTAssertLessThanOrEqual(error.max, 0.25 * scale, "max error \(error.max)")
+    XCTAssertLessThanOrEqual(error.rms, ParityBounds.bfloat16RMS * scale, "rms error \(error.rms)")
+    XCTAssertLessThanOrEqual(error.max, ParityBounds.bfloat16Max * scale, "max error \(error.max)")
   }
 
   func testBatchOfTwoEqualsTwoSingleCalls() throws {

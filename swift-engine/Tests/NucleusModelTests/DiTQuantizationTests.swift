@@ -26,8 +26,8 @@ final class DiTQuantizationTests: XCTestCase {
     let reference = try fixture.run(fixture.model())
     let eight = try deviation(bits: 8, fixture: fixture, reference: reference)
     let four = try deviation(bits: 4, fixture: fixture, reference: reference)
-    XCTAssertLessThanOrEqual(eight, 0.03, "8-bit relative RMS deviation \(eight)")
-    XCTAssertLessThanOrEqual(four, 0.70, "4-bit relative RMS deviation \(four)")
+    XCTAssertLessThanOrEqual(eight, ParityBounds.quantized8RelativeRMS, "8-bit relative RMS deviation \(eight)")
+    XCTAssertLessThanOrEqual(four, ParityBounds.quantized4RelativeRMS, "4-bit relative RMS deviation \(four)")
     XCTAssertGreaterThan(four, eight)
     XCTAssertGreaterThan(eight, 0, "quantization changed nothing: no layer was quantized")
   }
