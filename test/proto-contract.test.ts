@@ -19,6 +19,9 @@ const EXPECTED_RPCS = {
   Denoise: "unary",
   Decode: "unary",
   Release: "unary",
+  Unload: "unary",
+  InspectModel: "unary",
+  ConvertModel: "server-streaming",
 };
 
 describe("engine contract", () => {
