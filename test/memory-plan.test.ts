@@ -2,7 +2,7 @@
 // check that refuses a load that cannot fit (before any weight is read) with choices that would, Unload, and
 // `nucleus-image info`.
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
@@ -11,9 +11,10 @@ import { execa } from "execa";
 import { LocalEngine } from "../orchestrator/src/engine/process.js";
 import { NucleusImage } from "../orchestrator/src/nucleus-image.js";
 import { NotEnoughMemoryError } from "../orchestrator/src/pipeline/memory-check.js";
+import { readPromptEmbedding } from "../orchestrator/src/pipeline/inputs.js";
 import { readSafetensors } from "../orchestrator/src/tensors/safetensors.js";
 import { enginePids, repoRoot } from "./helpers/engine.js";
-import { tinyModel } from "./helpers/pipeline-fixtures.js";
+import { type PipelineCase, pipelineCase, tinyModel } from "./helpers/pipeline-fixtures.js";
 
 const cli = join(repoRoot, "dist", "orchestrator", "src", "cli", "main.js");
 
@@ -34,11 +35,14 @@ function counted(component: string, keep: (key: string) => boolean): { elements:
 
 describe("memory planning", () => {
   let engine: LocalEngine;
+  let fixture: PipelineCase;
   before(async () => {
     engine = await LocalEngine.start();
+    fixture = pipelineCase();
   });
   after(async () => {
     await engine.stop();
+    rmSync(fixture.directory, { recursive: true, force: true });
     assert.deepEqual(enginePids(), [], "engine processes left running");
   });
 
@@ -75,10 +79,40 @@ describe("memory planning", () => {
         assert.ok(error instanceof NotEnoughMemoryError, String(error));
         assert.equal(error.neededBytes, requested);
         assert.ok(error.fitting.length > 0 && error.fitting.every((plan) => Number(plan.peakBytes) <= limit));
-        assert.match(error.message, /needs about .* but the engine may use .*: try --quantize/);
+        assert.match(error.message, /needs about .* but the engine may use .*: try (--quantize|--text-quantize|--low-memory)/);
         return true;
       },
     );
+  });
+
+  test("low-memory mode decodes with the transformer unloaded when the decode would not fit beside it", async () => {
+    const size = { width: 64, height: 64 };
+    const options = { components: ["transformer", "vae"], unloadTextEncoderAfterEncode: true };
+    const roomy = (await engine.client.inspectModel(tinyModel, options, size)).plans.find((plan) => plan.requested)!;
+    assert.equal(roomy.decodeAlone, false);
+    // Just too little for the decode beside the transformer (the decode's working memory is this model's largest).
+    const limit = Number(roomy.peakBytes) - 1;
+    const tight = (await engine.client.inspectModel(tinyModel, { ...options, memoryLimitBytes: limit }, size)).plans.find((plan) => plan.requested)!;
+    assert.equal(tight.decodeAlone, true);
+    assert.ok(tight.fits && Number(tight.peakBytes) <= limit);
+
+    const loads: string[] = [];
+    const model = await NucleusImage.load(tinyModel, {
+      load: { memoryLimitBytes: limit }, lowMemory: true, plannedSize: size,
+      onLoadProgress: (progress) => loads.at(-1) !== progress.component && loads.push(progress.component),
+    });
+    const reference = await NucleusImage.load(tinyModel, { plannedSize: size });
+    try {
+      const prompt = readPromptEmbedding(fixture.promptFile, model.folder.textWidth);
+      const request = { prompt, ...size, steps: 2, cfg: 1, seed: 5 };
+      const first = await model.generate(request);
+      assert.deepEqual((await model.client.getInfo()).loadedComponents.map((c) => c.name), ["vae"], "decoded alone");
+      await model.generate(request);
+      assert.deepEqual(loads, ["transformer", "vae", "transformer"], "the transformer comes back for the next image");
+      assert.ok(first.image.data.equals((await reference.generate(request)).image.data), "same image as with both resident");
+    } finally {
+      await Promise.all([model.close(), reference.close()]);
+    }
   });
 
   test("Unload drops the components named and reports what stays", async () => {

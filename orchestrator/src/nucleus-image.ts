@@ -8,7 +8,7 @@ import { metadataText, type ImageMetadata } from "./image/metadata.js";
 import { encodePng, type RGBImage } from "./image/png.js";
 import { resolveModel, type ResolvedModel } from "./model/resolve-model.js";
 import { GenerationCancelledError, conditioning, generate, negativePrompt, type GenerateResult, type PromptInput, type StepProgress } from "./pipeline/generate.js";
-import { checkMemory } from "./pipeline/memory-check.js";
+import { checkMemory, decodeAlone } from "./pipeline/memory-check.js";
 import { PromptCache } from "./pipeline/prompt-cache.js";
 import { IMAGE_COMPONENTS, ResidentComponents, TEXT_COMPONENTS } from "./pipeline/resident-components.js";
 import { encodePrompt } from "./pipeline/encode-prompt.js";
@@ -108,6 +108,8 @@ const warnOnConsole = (message: string) => console.warn(`nucleus-image: ${messag
 export class NucleusImage {
   private closed = false;
   private readonly prompts = new PromptCache();
+  /** Low-memory mode, by image size: whether the decode runs with the transformer unloaded. */
+  private readonly decodeAloneBySize = new Map<string, boolean>();
 
   private constructor(
     private readonly engine: LocalEngine,
@@ -300,6 +302,9 @@ export class NucleusImage {
       await this.components.ensure(IMAGE_COMPONENTS.filter((c) => this.wanted.includes(c)));
       result = await generate(this.engine.client, this.imageFolder, this.dtype!, options, {
         ...call, formatter, onWarning, conditioning: async () => handles,
+        beforeDecode: async () => {
+          if (await this.decodesAlone(options.width, options.height)) await this.components.unload(["transformer"]);
+        },
       });
     } finally {
       if (temporary.length) await this.engine.client.release(temporary).catch(() => 0);
@@ -349,6 +354,18 @@ export class NucleusImage {
     const first = this.components.lowMemory && this.wanted.some((c) => TEXT_COMPONENTS.includes(c)) ? TEXT_COMPONENTS : this.wanted;
     await this.components.ensure(first);
     this.loadMs = performance.now() - started;
+  }
+
+  /** In low-memory mode, whether an image of this size is decoded with the transformer unloaded (the engine's call). */
+  private async decodesAlone(width: number, height: number): Promise<boolean> {
+    if (!this.components.lowMemory) return false;
+    const key = `${width}x${height}`;
+    let alone = this.decodeAloneBySize.get(key);
+    if (alone === undefined) {
+      alone = await decodeAlone(this.engine.client, this.folder.directory, { ...this.components.loadOptions, components: this.wanted }, { width, height });
+      this.decodeAloneBySize.set(key, alone);
+    }
+    return alone;
   }
 
   /** Weight-loading time not yet charged to a result: the first load (or restart), and reloads in low-memory mode. */

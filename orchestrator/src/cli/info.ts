@@ -65,7 +65,7 @@ export function formatInspection(label: string, inspection: InspectModelResponse
   const plans = table([
     ["loaded with", "both resident", "--low-memory"],
     ...[0, 8, 4].flatMap((bits) => [0, 8, 4].map((text) => {
-      const name = planFlags({ transformer: bits ? { bits, groupSize: 64 } : undefined, textEncoder: text ? { bits: text, groupSize: 64 } : undefined, lowMemory: false, peakBytes: 0, fits: false, requested: false });
+      const name = planFlags({ transformer: bits ? { bits, groupSize: 64 } : undefined, textEncoder: text ? { bits: text, groupSize: 64 } : undefined, lowMemory: false, peakBytes: 0, fits: false, requested: false, decodeAlone: false });
       return [name === "no quantization" ? "as stored" : name, peak(find(bits, text, false)), peak(find(bits, text, true))];
     })).filter((row) => row[1] !== "—" || row[2] !== "—"),
   ]);

@@ -84,6 +84,8 @@ export interface GenerateEvents {
    * encoder and the transformer apart in low-memory mode); the handles it returns stay the caller's.
    */
   conditioning?: (prompts: PromptInput[]) => Promise<number[]>;
+  /** Called after the last step, before the VAE decode (low-memory mode may unload the transformer there). */
+  beforeDecode?: () => Promise<void>;
 }
 
 /** The unconditional branch: none without CFG; else the given negative, or "" for a text prompt like the pipeline. */
@@ -171,6 +173,7 @@ export async function generate(
     }
     const stepsMs = performance.now() - stepsStarted;
     if (events.signal?.aborted) throw new GenerationCancelledError(options.steps);
+    await events.beforeDecode?.();
     const decodeStarted = performance.now();
     const decoded = await client.unary("decode", {
       latents: { dtype: DType.DTYPE_FLOAT32, shape: [tokens, channels], data: Buffer.from(latents.buffer, latents.byteOffset, latents.byteLength) },

@@ -26,6 +26,14 @@ function quality(plan: MemoryPlan): number {
   return cost(plan.transformer?.bits) * 10 + cost(plan.textEncoder?.bits) * 2 + (plan.lowMemory ? 1 : 0);
 }
 
+/** Whether low-memory mode should decode with the transformer unloaded at this size (the engine decides). */
+export async function decodeAlone(
+  client: EngineClient, directory: string, load: Partial<LoadOptions>, size: { width: number; height: number },
+): Promise<boolean> {
+  const inspection = await client.inspectModel(directory, { ...load, unloadTextEncoderAfterEncode: true }, size);
+  return inspection.plans.find((plan) => plan.requested)?.decodeAlone ?? false;
+}
+
 export async function checkMemory(
   client: EngineClient, directory: string, load: Partial<LoadOptions>, lowMemory: boolean,
   size: { width: number; height: number },

@@ -16,7 +16,7 @@ export class ResidentComponents {
   constructor(
     private readonly client: () => EngineClient,
     private readonly directory: string,
-    private readonly load: Partial<LoadOptions>,
+    readonly loadOptions: Partial<LoadOptions>,
     readonly lowMemory: boolean,
     private readonly onLoadProgress?: (progress: LoadProgress) => void,
   ) {}
@@ -31,19 +31,23 @@ export class ResidentComponents {
     if (missing.length === 0) return;
     if (this.lowMemory) {
       const apart = components.some((c) => TEXT_COMPONENTS.includes(c)) ? IMAGE_COMPONENTS : TEXT_COMPONENTS;
-      const loaded = apart.filter((component) => this.resident.has(component));
-      if (loaded.length > 0) {
-        await this.client().unload(loaded);
-        for (const component of loaded) this.resident.delete(component);
-      }
+      await this.unload(apart);
     }
     const started = performance.now();
-    const summary = await this.client().loadModel(this.directory, { ...this.load, components: missing }, this.onLoadProgress);
+    const summary = await this.client().loadModel(this.directory, { ...this.loadOptions, components: missing }, this.onLoadProgress);
     this.unreportedLoadMs += performance.now() - started;
     for (const component of summary.components) {
       this.resident.add(component.name);
       this.info.set(component.name, component);
     }
+  }
+
+  /** Unloads the components named (those resident). */
+  async unload(components: string[]): Promise<void> {
+    const loaded = components.filter((component) => this.resident.has(component));
+    if (loaded.length === 0) return;
+    await this.client().unload(loaded);
+    for (const component of loaded) this.resident.delete(component);
   }
 
   /** The engine was restarted: nothing is resident any more. */

@@ -4035,7 +4035,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__component_estimate__descri
   (ProtobufCMessageInit) nucleus__engine__v1__component_estimate__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nucleus__engine__v1__memory_plan__field_descriptors[6] =
+static const ProtobufCFieldDescriptor nucleus__engine__v1__memory_plan__field_descriptors[7] =
 {
   {
     "transformer",
@@ -4109,8 +4109,21 @@ static const ProtobufCFieldDescriptor nucleus__engine__v1__memory_plan__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "decode_alone",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__MemoryPlan, decode_alone),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nucleus__engine__v1__memory_plan__field_indices_by_name[] = {
+  6,   /* field[6] = decode_alone */
   4,   /* field[4] = fits */
   2,   /* field[2] = low_memory */
   3,   /* field[3] = peak_bytes */
@@ -4121,7 +4134,7 @@ static const unsigned nucleus__engine__v1__memory_plan__field_indices_by_name[] 
 static const ProtobufCIntRange nucleus__engine__v1__memory_plan__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor nucleus__engine__v1__memory_plan__descriptor =
 {
@@ -4131,7 +4144,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__memory_plan__descriptor =
   "Nucleus__Engine__V1__MemoryPlan",
   "nucleus.engine.v1",
   sizeof(Nucleus__Engine__V1__MemoryPlan),
-  6,
+  7,
   nucleus__engine__v1__memory_plan__field_descriptors,
   nucleus__engine__v1__memory_plan__field_indices_by_name,
   1,  nucleus__engine__v1__memory_plan__number_ranges,

@@ -62,9 +62,10 @@ extension EngineService {
       plan.transformer = transformer.map { arena.object(quantizationMessage($0)) }
       plan.text_encoder = text.map { arena.object(quantizationMessage($0)) }
       plan.low_memory = lowMemory ? 1 : 0
-      let peak = MemoryEstimator.peak(transformer: t, vae: try estimator.vae(), text: x, lowMemory: lowMemory)
-      plan.peak_bytes = UInt64(peak)
-      plan.fits = peak <= limit ? 1 : 0
+      let peak = MemoryEstimator.peak(transformer: t, vae: try estimator.vae(), text: x, lowMemory: lowMemory, limit: limit)
+      plan.peak_bytes = UInt64(peak.bytes)
+      plan.fits = peak.bytes <= limit ? 1 : 0
+      plan.decode_alone = peak.decodeAlone ? 1 : 0
       plan.requested = requested ? 1 : 0
       plans.append(arena.object(plan))
     }

@@ -63,10 +63,20 @@ struct MemoryEstimator {
     return Footprint(resident: plan.residentBytes, working: working)
   }
 
-  /// Peak bytes of the pipeline with these footprints.
-  static func peak(transformer: Footprint, vae: Footprint, text: Footprint, lowMemory: Bool) -> Int {
-    let denoising = transformer.resident + vae.resident + Swift.max(transformer.working, vae.working)
+  /// Peak bytes of the pipeline with these footprints, and whether low-memory mode decodes with the transformer
+  /// unloaded (when decoding beside it would not fit under `limit`).
+  static func peak(transformer: Footprint, vae: Footprint, text: Footprint, lowMemory: Bool, limit: Int)
+    -> (bytes: Int, decodeAlone: Bool)
+  {
+    let denoising = transformer.resident + vae.resident + transformer.working
+    let decodingBeside = transformer.resident + vae.resident + vae.working
     let encoding = text.resident + text.working
-    return processOverheadBytes + (lowMemory ? Swift.max(denoising, encoding) : denoising + text.resident + Swift.max(0, text.working - Swift.max(transformer.working, vae.working)))
+    guard lowMemory else {
+      let working = Swift.max(transformer.working, vae.working, text.working)
+      return (processOverheadBytes + transformer.resident + vae.resident + text.resident + working, false)
+    }
+    let decodeAlone = processOverheadBytes + decodingBeside > limit
+    let decoding = decodeAlone ? vae.resident + vae.working : decodingBeside
+    return (processOverheadBytes + Swift.max(encoding, denoising, decoding), decodeAlone)
   }
 }

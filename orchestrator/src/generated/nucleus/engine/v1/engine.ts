@@ -423,6 +423,11 @@ export interface MemoryPlan {
   fits: boolean;
   /** the options of the request */
   requested: boolean;
+  /**
+   * Low-memory mode also unloads the transformer for the VAE decode: the decode's working memory would not fit
+   * beside it (large images on small machines).
+   */
+  decodeAlone: boolean;
 }
 
 export interface InspectModelResponse {
@@ -4340,6 +4345,7 @@ function createBaseMemoryPlan(): MemoryPlan {
     peakBytes: 0,
     fits: false,
     requested: false,
+    decodeAlone: false,
   };
 }
 
@@ -4362,6 +4368,9 @@ export const MemoryPlan: MessageFns<MemoryPlan> = {
     }
     if (message.requested !== false) {
       writer.uint32(48).bool(message.requested);
+    }
+    if (message.decodeAlone !== false) {
+      writer.uint32(56).bool(message.decodeAlone);
     }
     return writer;
   },
@@ -4427,6 +4436,14 @@ export const MemoryPlan: MessageFns<MemoryPlan> = {
             message.requested = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.decodeAlone = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4459,6 +4476,11 @@ export const MemoryPlan: MessageFns<MemoryPlan> = {
         : 0,
       fits: isSet(object.fits) ? globalThis.Boolean(object.fits) : false,
       requested: isSet(object.requested) ? globalThis.Boolean(object.requested) : false,
+      decodeAlone: isSet(object.decodeAlone)
+        ? globalThis.Boolean(object.decodeAlone)
+        : isSet(object.decode_alone)
+        ? globalThis.Boolean(object.decode_alone)
+        : false,
     };
   },
 
@@ -4482,6 +4504,9 @@ export const MemoryPlan: MessageFns<MemoryPlan> = {
     if (message.requested !== false) {
       obj.requested = message.requested;
     }
+    if (message.decodeAlone !== false) {
+      obj.decodeAlone = message.decodeAlone;
+    }
     return obj;
   },
 
@@ -4500,6 +4525,7 @@ export const MemoryPlan: MessageFns<MemoryPlan> = {
     message.peakBytes = object.peakBytes ?? 0;
     message.fits = object.fits ?? false;
     message.requested = object.requested ?? false;
+    message.decodeAlone = object.decodeAlone ?? false;
     return message;
   },
 };

@@ -720,10 +720,15 @@ struct  Nucleus__Engine__V1__MemoryPlan
    * the options of the request
    */
   protobuf_c_boolean requested;
+  /*
+   * Low-memory mode also unloads the transformer for the VAE decode: the decode's working memory would not fit
+   * beside it (large images on small machines).
+   */
+  protobuf_c_boolean decode_alone;
 };
 #define NUCLEUS__ENGINE__V1__MEMORY_PLAN__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__memory_plan__descriptor) \
-    , NULL, NULL, 0, 0, 0, 0 }
+    , NULL, NULL, 0, 0, 0, 0, 0 }
 
 
 struct  Nucleus__Engine__V1__InspectModelResponse
