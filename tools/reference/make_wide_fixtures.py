@@ -44,10 +44,13 @@ SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 # Inner width 64 (2 heads of 32, one KV head), text width 64, dense MLP 256, expert width 64: every quantizable
 # input axis is a multiple of 64. 4 latent channels (in_channels 16) so the tiny VAE of the pipeline fixture fits.
+# Capacity factor 4 with 4 experts: every expert takes every token, so no rounding (bf16, quantization) can flip an
+# expert's choice of tokens and the outputs move smoothly with the weights (the tiny DiT fixtures cover capacities
+# that drop tokens).
 TRANSFORMER = dict(patch_size=2, in_channels=16, out_channels=4, num_layers=3, attention_head_dim=32,
                    num_attention_heads=2, num_key_value_heads=1, joint_attention_dim=64, axes_dims_rope=[8, 12, 12],
                    mlp_ratio=4.0, moe_enabled=True, dense_moe_strategy="leave_first_block_dense", num_experts=4,
-                   moe_intermediate_dim=64, capacity_factors=[0.0, 2.0, 3.0], use_sigmoid=False, route_scale=2.5,
+                   moe_intermediate_dim=64, capacity_factors=[0.0, 4.0, 4.0], use_sigmoid=False, route_scale=2.5,
                    use_grouped_mm=False)
 # hidden 64, 9 layers (the pipeline's hidden_states[-8] is the output of layer 2), 2 heads of 32, one KV head, MLP 128.
 ENCODER = dict(hidden=64, layers=9, heads=2, kv_heads=1, head_dim=32, intermediate=128)
