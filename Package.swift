@@ -77,8 +77,10 @@ let package = Package(
       linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", mlxLib])]
     ),
     .testTarget(name: "MLXTests", dependencies: ["MLX"], path: "swift-engine/Tests/MLXTests"),
+    // Hashed test weights (the formula the reference scripts share), optimized even in debug builds.
+    .target(name: "CHashedWeights", path: "swift-engine/Tests/CHashedWeights", cSettings: [.unsafeFlags(["-O2"])]),
     .testTarget(
-      name: "NucleusModelTests", dependencies: ["MLX", "MLXNN", "Checkpoints", "NucleusModels"],
+      name: "NucleusModelTests", dependencies: ["MLX", "MLXNN", "Checkpoints", "NucleusModels", "CHashedWeights"],
       path: "swift-engine/Tests/NucleusModelTests"),
     .testTarget(
       name: "CheckpointTests", dependencies: ["MLX", "MLXNN", "Checkpoints"], path: "swift-engine/Tests/CheckpointTests"),

@@ -1,7 +1,6 @@
 // What the CLI says while and after it works: --json, --quiet, one plain line per step without a terminal, the
 // end summary; prompts from files and standard input; --from-image; an engine that dies or stops answering.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,8 +8,8 @@ import { after, before, describe, test } from "node:test";
 
 import { readImageMetadata } from "../orchestrator/src/image/encode.js";
 import { decodePng, encodePng } from "../orchestrator/src/image/png.js";
-import { cliPath, runCli } from "./helpers/cli.js";
-import { enginePids, waitForExit } from "./helpers/engine.js";
+import { longRun, runCli } from "./helpers/cli.js";
+import { enginePids, processState, waitFor, waitForExit } from "./helpers/engine.js";
 import { type PipelineCase, pipelineCase, tinyModel } from "./helpers/pipeline-fixtures.js";
 import { textModelFolder } from "./helpers/processor.js";
 
@@ -27,24 +26,6 @@ interface Parameters {
 }
 
 const parametersOf = async (path: string) => JSON.parse((await readImageMetadata(readFileSync(path)))["nucleus-image"]!) as Parameters;
-
-/** Starts a long generate, waits for its first step line, and returns the child with its stderr so far. */
-async function longRun(args: string[]) {
-  const child = spawn(process.execPath, [cliPath, "generate", ...args, "--steps", "1000"], { stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (data: Buffer) => (stderr += data.toString()));
-  // A run that does not end within 20 s counts as hanging: it is killed and the exit code is "hung".
-  const exited = new Promise<number | null | "hung">((resolve) => {
-    const timer = setTimeout(() => (child.kill("SIGKILL"), resolve("hung")), 20_000);
-    child.once("exit", (code) => (clearTimeout(timer), resolve(code)));
-  });
-  const deadline = Date.now() + 30_000;
-  while (!/step 2\/1000/.test(stderr) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.match(stderr, /step 2\/1000/);
-  const [engine] = enginePids();
-  assert.ok(engine, "no engine process found");
-  return { child, exited, engine, stderr: () => stderr };
-}
 
 describe("CLI feedback and scripting", () => {
   let fixture: PipelineCase;
@@ -171,7 +152,7 @@ describe("CLI feedback and scripting", () => {
     const run = await longRun(["--model", tinyModel, "--prompt-embeds", fixture.promptFile, "--cfg", "1", "--width", "32", "--height", "32", "-o", target]);
     process.kill(run.engine, "SIGSTOP");
     try {
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await waitFor(() => processState(run.engine) === "T", `engine ${run.engine} to stop`);
       const interrupted = Date.now();
       run.child.kill("SIGINT");
       assert.equal(await run.exited, 130, run.stderr());

@@ -1,7 +1,6 @@
 // The whole pipeline against diffusers' NucleusMoEImagePipeline (tiny checkpoint, 4 steps, CFG 3.5, 80×48),
 // through the CLI and through the library; metadata, bad input and cancellation.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +14,7 @@ import { GenerationCancelledError } from "../orchestrator/src/pipeline/generate.
 import { readPromptEmbedding } from "../orchestrator/src/pipeline/inputs.js";
 import { toFloat32 } from "../orchestrator/src/tensors/convert.js";
 import { readSafetensors } from "../orchestrator/src/tensors/safetensors.js";
+import { longRun } from "./helpers/cli.js";
 import { enginePids, repoRoot } from "./helpers/engine.js";
 import { maxAbsDifference, rms } from "./helpers/dit-fixtures.js";
 import { type PipelineCase, pipelineCase, tinyModel } from "./helpers/pipeline-fixtures.js";
@@ -143,16 +143,12 @@ describe("generate against diffusers' pipeline", () => {
 
   test("Ctrl-C stops after the current step: exit code 130, no file, no engine left", async () => {
     const target = join(output, "cancelled.png");
-    const child = spawn(process.execPath, [cli, "generate", "--model", tinyModel, "--prompt-embeds", fixture.promptFile, "--negative-embeds", fixture.negativeFile, "--steps", "1000", "--width", "80", "--height", "48", "-o", target], { stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (data: Buffer) => (stderr += data.toString()));
-    await new Promise((resolve) => setTimeout(resolve, 2500));
-    child.kill("SIGINT");
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-    assert.equal(code, 130, stderr);
-    assert.match(stderr, /cancelled after \d+ step/);
+    const run = await longRun(["--model", tinyModel, "--prompt-embeds", fixture.promptFile, "--negative-embeds", fixture.negativeFile, "--width", "80", "--height", "48", "-o", target], 1);
+    run.child.kill("SIGINT");
+    assert.equal(await run.exited, 130, run.stderr());
+    assert.match(run.stderr(), /cancelled after \d+ step/);
     assert.equal(existsSync(target), false);
-    assert.deepEqual(enginePids(), []);
+    assert.deepEqual(enginePids(), [], "the engine outlived the cancelled run");
   });
 });
 

@@ -6,7 +6,7 @@ import { after, describe, test } from "node:test";
 
 import { EngineDiedError, EngineStartError } from "../orchestrator/src/engine/errors.js";
 import { LocalEngine } from "../orchestrator/src/engine/process.js";
-import { enginePids, isAlive, repoRoot, waitForExit } from "./helpers/engine.js";
+import { enginePids, isAlive, repoRoot, startInFlight, waitForExit } from "./helpers/engine.js";
 
 const fakeEngine = (name: string) => ({ binary: join(repoRoot, "test", "fixtures", "fake-engines", name) });
 const childScript = join(repoRoot, "dist", "test", "helpers", "spawn-engine-child.js");
@@ -52,8 +52,7 @@ describe("engine process manager", () => {
   test("engine killed mid-call: a clear EngineDiedError, then a working restart", async () => {
     const engine = await LocalEngine.start();
     const firstPid = engine.pid!;
-    const call = engine.client.getInfo({ benchmarkMatmulSize: 4096 });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { call } = await startInFlight(engine.client, () => engine.client.getInfo({ benchmarkMatmulSize: 4096 }));
     process.kill(firstPid, "SIGKILL");
     await assert.rejects(call, (error: Error) => {
       assert.ok(error instanceof EngineDiedError, String(error));

@@ -20,8 +20,10 @@ describe("Python grpcio client", () => {
     await engine.stop();
   });
 
-  test("the Python environment exists (npm run setup makes it)", () => {
+  test("the Python environment npm run setup makes is there, with every package the Python tests import", async () => {
     assert.ok(existsSync(python), `${python} is missing: run npm run setup`);
+    const imports = await execa(python, ["-c", "import grpc, grpc_tools, google.protobuf, numpy, safetensors, ml_dtypes, tokenizers, jinja2"], { reject: false });
+    assert.equal(imports.exitCode, 0, `the Python test environment lacks a package (${imports.stderr.trim().split("\n").pop()}): run npm run setup`);
   });
 
   for (const transport of ["unix socket", "tcp"] as const) {

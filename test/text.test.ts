@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 
 import { loadChatTemplate } from "../orchestrator/src/text/chat-template.js";
-import { DEFAULT_SYSTEM_PROMPT, loadPromptFormatter } from "../orchestrator/src/text/prompt.js";
+import { DEFAULT_SYSTEM_PROMPT, MAX_PROMPT_TOKENS, loadPromptFormatter } from "../orchestrator/src/text/prompt.js";
 import { loadTokenizer } from "../orchestrator/src/text/tokenizer.js";
 import { processorFolder, textFixtures } from "./helpers/processor.js";
 
@@ -72,12 +72,21 @@ describe("chat template and prompt tokens", () => {
     });
   }
 
-  test("the default system prompt is the pipeline's, rendered as in the spec", () => {
+  test("the default system prompt and prompt length are the pipeline's (from diffusers), rendered as it renders them", () => {
+    const defaults = JSON.parse(readFileSync(join(textFixtures, "pipeline-defaults.json"), "utf8")) as {
+      system_prompt: string;
+      max_sequence_length: number;
+      rendered_empty_prompt: string;
+    };
+    assert.equal(DEFAULT_SYSTEM_PROMPT, defaults.system_prompt);
+    assert.equal(MAX_PROMPT_TOKENS, defaults.max_sequence_length);
+    // The formatter with no system prompt given uses the default: the text diffusers' _format_prompt("") makes.
+    assert.equal(formatter.tokenize("").rendered, defaults.rendered_empty_prompt);
     const template = loadChatTemplate(processor, {});
     const text = template.render([
-      { role: "system", content: DEFAULT_SYSTEM_PROMPT },
+      { role: "system", content: defaults.system_prompt },
       { role: "user", content: [{ type: "text", text: "" }] },
     ], {});
-    assert.equal(text, `<|im_start|>system\n${DEFAULT_SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n<|im_end|>\n<|im_start|>assistant\n`);
+    assert.equal(text, defaults.rendered_empty_prompt);
   });
 });

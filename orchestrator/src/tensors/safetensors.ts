@@ -87,9 +87,9 @@ export function serializeSafetensors(tensors: Record<string, TensorData>, metada
     header[name] = { dtype: tensor.dtype, shape: tensor.shape, data_offsets: [offset, offset + tensor.data.length] };
     offset += tensor.data.length;
   }
-  let headerText = JSON.stringify(header);
-  headerText += " ".repeat((8 - (headerText.length % 8)) % 8); // align the data section to 8 bytes
-  const headerBytes = Buffer.from(headerText, "utf8");
+  const json = Buffer.from(JSON.stringify(header), "utf8");
+  // Spaces align the data section to 8 bytes (counted in UTF-8 bytes: metadata may hold any text).
+  const headerBytes = Buffer.concat([json, Buffer.from(" ".repeat((8 - (json.length % 8)) % 8))]);
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(headerBytes.length));
   return Buffer.concat([prefix, headerBytes, ...names.map((name) => tensors[name]!.data)]);

@@ -73,10 +73,16 @@ final class QuantizationTests: XCTestCase {
     XCTAssertEqual(quantizedOut.shape, [4, 5, 96])
   }
 
-  func testBadGroupSizeIsAnErrorNotACrash() throws {
-    let w = try randomMatrix(8, 100, seed: 1)
-    XCTAssertThrowsError(try quantized(w, groupSize: 64, bits: 4))
-    XCTAssertThrowsError(try quantized(w, groupSize: 64, bits: 5))
+  /// Each bad argument on its own (the other one valid), so that each check is the one that fires.
+  func testBadGroupSizeOrBitsAreErrorsNotCrashes() throws {
+    XCTAssertThrowsError(try quantized(randomMatrix(8, 100, seed: 1), groupSize: 64, bits: 4)) {
+      XCTAssertTrue("\($0)".contains("divisible by the quantization group size 64"), "\($0)")
+    }
+    // 128 columns split into whole groups of 64; 7 bits is not one of MLX's widths (2, 3, 4, 5, 6, 8).
+    XCTAssertThrowsError(try quantized(randomMatrix(8, 128, seed: 1), groupSize: 64, bits: 7)) {
+      XCTAssertTrue("\($0)".contains("bits 7"), "\($0)")
+    }
+    XCTAssertNoThrow(try quantized(randomMatrix(8, 128, seed: 1), groupSize: 64, bits: 4))
   }
 
   func testConvertedComponentReloadsBitForBitLikeQuantizingAtLoad() throws {

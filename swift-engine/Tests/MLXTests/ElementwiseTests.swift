@@ -44,6 +44,30 @@ final class ElementwiseTests: XCTestCase {
     let row = try MLXArray([10, 20, 30] as [Float], [3])
     XCTAssertEqual(try (a + row).asArray(Float.self), [11, 22, 33, 14, 25, 36])
     XCTAssertEqual(try less(a, MLXArray.scalar(3.5)).asArray(Bool.self), [true, true, true, false, false, false])
-    XCTAssertEqual(try logicalNot(equal(a, a)).asArray(Bool.self), Array(repeating: false, count: 6))
+  }
+
+  /// Every comparison on operands that are equal in some places and differ either way in others (worked out by
+  /// hand), so an op that ignores an operand or always answers the same fails.
+  func testComparisonsAgainstWorkedOutTruthTables() throws {
+    let a = try MLXArray([1, 2, 3, 4, 5, 6] as [Float], [2, 3])
+    let b = try MLXArray([1, 0, 3, 7, 5, -6] as [Float], [2, 3])
+    let cases: [(String, MLXArray, [Bool])] = [
+      ("equal", try equal(a, b), [true, false, true, false, true, false]),
+      ("notEqual", try notEqual(a, b), [false, true, false, true, false, true]),
+      ("less", try less(a, b), [false, false, false, true, false, false]),
+      ("lessEqual", try lessEqual(a, b), [true, false, true, true, true, false]),
+      ("greater", try greater(a, b), [false, true, false, false, false, true]),
+      ("greaterEqual", try greaterEqual(a, b), [true, true, true, false, true, true]),
+      ("logicalNot(equal)", try logicalNot(equal(a, b)), [false, true, false, true, false, true]),
+    ]
+    for (name, result, expected) in cases {
+      XCTAssertEqual(result.dtype, .bool, name)
+      XCTAssertEqual(try result.asArray(Bool.self), expected, name)
+    }
+    let p = try greater(a, MLXArray.scalar(2.5))
+    let q = try less(b, MLXArray.scalar(4))
+    XCTAssertEqual(try logicalAnd(p, q).asArray(Bool.self), [false, false, true, false, false, true])
+    XCTAssertEqual(try logicalOr(p, q).asArray(Bool.self), [true, true, true, true, true, true])
+    XCTAssertEqual(try logicalOr(logicalNot(p), q).asArray(Bool.self), [true, true, true, false, false, true])
   }
 }

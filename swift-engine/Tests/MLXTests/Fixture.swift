@@ -18,7 +18,8 @@ enum Fixture {
   }
 }
 
-/// Asserts equal shapes and |actual - expected| <= atol + rtol·|expected| elementwise (compared in float32).
+/// Asserts equal shapes and |actual - expected| <= atol + rtol·|expected| elementwise (compared in float32). A NaN
+/// on either side, or an infinity where the other side differs, is a violation.
 func assertClose(
   _ actual: MLXArray, _ expected: MLXArray, atol: Float = 1e-5, rtol: Float = 1e-5, _ message: String = "",
   file: StaticString = #filePath, line: UInt = #line
@@ -27,12 +28,21 @@ func assertClose(
   guard actual.shape == expected.shape else { return }
   let a = try actual.asType(.float32).asArray(Float.self)
   let e = try expected.asType(.float32).asArray(Float.self)
-  var worst: (index: Int, error: Float) = (0, 0)
-  for index in a.indices {
-    let error = Swift.abs(a[index] - e[index]) - (atol + rtol * Swift.abs(e[index]))
-    if error > worst.error || a[index].isNaN { worst = (index, a[index].isNaN ? .infinity : error) }
+  if let worst = worstViolation(a, e, atol: atol, rtol: rtol) {
+    XCTFail("\(message): element \(worst) is \(a[worst]), expected \(e[worst])", file: file, line: line)
   }
-  XCTAssertLessThanOrEqual(
-    worst.error, 0, "\(message): element \(worst.index) is \(a[worst.index]), expected \(e[worst.index])",
-    file: file, line: line)
+}
+
+/// The index of the element furthest outside |a - e| <= atol + rtol·|e| (NaN counts as furthest), nil if none is.
+func worstViolation(_ a: [Float], _ e: [Float], atol: Float, rtol: Float) -> Int? {
+  precondition(a.count == e.count)
+  var worst: (index: Int, excess: Float)?
+  for index in a.indices {
+    guard a[index] != e[index] else { continue }  // equal values (infinities included) agree
+    let excess = Swift.abs(a[index] - e[index]) - (atol + rtol * Swift.abs(e[index]))
+    guard !(excess <= 0) else { continue }  // also true for NaN
+    let measure = excess.isNaN ? Float.infinity : excess
+    if worst == nil || measure > worst!.excess { worst = (index, measure) }
+  }
+  return worst?.index
 }

@@ -60,19 +60,39 @@ final class DiTParityTests: XCTestCase {
         text: fixture.conditionings(model))
       XCTAssertEqual(try reused.bytes(), try fresh.bytes(), "sigma \(sigma)")
     }
-    XCTAssertThrowsError(
+    assertThrows(
       try model(
         latents: fixture.latents.sliced(axis: 1, 0..<16), gridHeight: 4, gridWidth: 4, timesteps: fixture.timesteps,
-        text: cached), "a conditioning made for another grid is refused")
+        text: cached), kind: .invalidInput, "prepared for another grid size: prepare it for 4×4")
   }
 
   func testWrongSizesAreErrors() throws {
     let fixture = try DiTCase("a-fp32")
     let model = try fixture.model()
-    XCTAssertThrowsError(
+    assertThrows(
       try model(
         latents: fixture.latents, gridHeight: fixture.gridHeight, gridWidth: fixture.gridWidth,
-        timesteps: fixture.timesteps, text: []))
-    XCTAssertThrowsError(try loadTransformer(DiTCase.root + "/nowhere"))
+        timesteps: fixture.timesteps, text: []), kind: .invalidInput, "0 text conditionings for a batch of 1")
+    assertThrows(
+      try model(
+        latents: fixture.latents, gridHeight: fixture.gridHeight + 1, gridWidth: fixture.gridWidth,
+        timesteps: fixture.timesteps, text: fixture.conditionings(model)),
+      kind: .invalidInput, "a 7×10 grid does not hold 60 tokens")
+    assertThrows(try loadTransformer(DiTCase.root + "/nowhere"), kind: .notFound, "/nowhere is not a folder: expected a checkpoint component folder")
+  }
+}
+
+/// The expression throws a classified error of `kind` whose message contains `message` (any other error, or none,
+/// fails: a crash-free path that fails for the wrong reason is not the path under test).
+func assertThrows<T>(
+  _ expression: @autoclosure () throws -> T, kind: FailureKind, _ message: String, file: StaticString = #filePath,
+  line: UInt = #line
+) {
+  XCTAssertThrowsError(try expression(), file: file, line: line) { error in
+    guard let classified = error as? ClassifiedError else {
+      return XCTFail("\(type(of: error)): \(error) is not a classified error", file: file, line: line)
+    }
+    XCTAssertEqual(classified.kind, kind, "\(error)", file: file, line: line)
+    XCTAssertTrue(classified.message.contains(message), "'\(classified.message)' does not say '\(message)'", file: file, line: line)
   }
 }

@@ -5,9 +5,10 @@ import XCTest
 @testable import MLXNN
 @testable import NucleusModels
 
-/// A full-width two-block transformer (one dense block, one MoE block, the release's sizes) with random bf16
-/// weights, written in the release's key layout (model-spec §3.2, typed in here independently of the model code),
-/// loaded through the normal path.
+/// A full-width two-block transformer (one dense block, one MoE block, the release's sizes) in the release's key
+/// layout (model-spec §3.2, typed in here independently of the model code), with hashed bf16 weights (HashedWeights:
+/// the same numbers tools/reference/make_dit_fixtures.py --full-width-reference gave diffusers), loaded through the
+/// normal path and compared with diffusers' output.
 final class FullWidthTests: XCTestCase {
   static let dim = 2048, text = 4096, kv = 512, head = 128, experts = 64, inner = 1344, dense = 5376
 
@@ -47,20 +48,16 @@ final class FullWidthTests: XCTestCase {
     return keys
   }
 
-  func testLoadsAndRunsWithMemoryMatchingTheParameterCount() throws {
+  /// Stored in bf16 and computed in float32 (what the engine does on the CPU): max |ours − diffusers| ≤ 1e-4 ×
+  /// RMS(diffusers' float32 output from the same bf16 weights).
+  func testMatchesDiffusersWithMemoryMatchingTheParameterCount() throws {
     let folder = "/tmp/nucleus-swift-test-\(getpid())-full-width"
-    defer { _ = system("rm -rf '\(folder)'") }
+    defer { try? FolderStaging.removeTree(folder) }
     let layout = Self.releaseLayout()
     let parameters = layout.reduce(0) { $0 + $1.1.reduce(1, *) }
     // top level 42,227,712 + 2 × 37,759,488 common + 33,030,144 dense + 537,001,984 MoE (spec §3.2)
     XCTAssertEqual(parameters, 42_227_712 + 2 * 37_759_488 + 33_030_144 + 537_001_984)
 
-    var arrays: [String: MLXArray] = [:]
-    for (index, (key, shape)) in layout.enumerated() {
-      let scale = key.contains("norm") ? 0.0 : 0.02
-      arrays[key] = try (MLXRandom.normal(shape, key: MLXRandom.key(UInt64(index))) * scale + (scale == 0 ? 1 : 0))
-        .asType(.bfloat16)
-    }
     let config: JSONValue = .object([
       "_class_name": .string("NucleusMoEImageTransformer2DModel"), "num_layers": .integer(2),
       "attention_head_dim": .integer(128), "num_attention_heads": .integer(16), "num_key_value_heads": .integer(4),
@@ -69,23 +66,37 @@ final class FullWidthTests: XCTestCase {
       "moe_intermediate_dim": .integer(1344), "dense_moe_strategy": .string("leave_first_block_dense"),
       "capacity_factors": .array([.number(0), .number(2)]), "route_scale": .number(2.5), "mlp_ratio": .number(4),
     ])
-    try ComponentWriter(maxShardBytes: 400 << 20).write(
-      arrays: arrays, config: config, quantization: nil, fileStem: "diffusion_pytorch_model", to: folder)
-    arrays.removeAll()
+    try HashedWeights.writeComponent(
+      layout: layout, config: config, fileStem: "diffusion_pytorch_model", to: folder, maxShardBytes: 400 << 20)
     try Memory.clearCache()
 
     let before = try Memory.snapshot().activeBytes
-    let model = try loadTransformer(folder, dtype: .bfloat16)
+    let model = try NucleusTransformer.load(folder, dtype: .float32, storage: .bfloat16)
     let loadedBytes = Int(try Memory.snapshot().activeBytes) - Int(before)
     XCTAssertEqual(Double(loadedBytes), Double(parameters * 2), accuracy: Double(parameters * 2) * 0.02,
                    "resident bytes \(loadedBytes) for \(parameters) bf16 parameters")
 
-    let text = try MLXRandom.normal([16, 4096], key: MLXRandom.key(99)).asType(.bfloat16)
-    let conditioning = try model.prepareText(embedding: text, mask: nil, gridHeight: 8, gridWidth: 8)
-    let latents = try MLXRandom.normal([1, 64, 64], key: MLXRandom.key(98))
+    let fixture = try loadSafetensors(path: DiTCase.root + "/full-width.safetensors").arrays
+    let conditioning = try model.prepareText(embedding: fixture["text"]!, mask: nil, gridHeight: 8, gridWidth: 8)
     let output = try model(
-      latents: latents, gridHeight: 8, gridWidth: 8, timesteps: MLXArray([0.5] as [Float], [1]), text: [conditioning])
+      latents: fixture["latents"]!, gridHeight: 8, gridWidth: 8, timesteps: fixture["timestep"]!, text: [conditioning])
+    let expected = fixture["output"]!
     XCTAssertEqual(output.shape, [1, 64, 64])
-    XCTAssertTrue(try output.asType(.float32).asArray(Float.self).allSatisfy(\.isFinite))
+    let error = try difference(output, expected)
+    XCTAssertLessThanOrEqual(error.max, ParityBounds.float32Max * (try rms(expected)), "max error \(error.max)")
+  }
+
+  /// The C fill loop computes the documented formula.
+  func testHashedWeightsFollowTheirFormula() {
+    let key = "transformer_blocks.1.img_mlp.experts.down_proj"
+    let shape = [64, 1344, 2048]
+    let bits = HashedWeights.bfloat16Bits(key, shape: shape, range: 1000..<1100)
+    for (offset, value) in bits.enumerated() {
+      let q = HashedWeights.level(UInt32(1000 + offset), seed: HashedWeights.seed(key))
+      XCTAssertEqual(Float(bitPattern: UInt32(value) << 16), Float(q) / 4096, "element \(1000 + offset)")  // fan-in 1344: 2^-(6+⌈5.2⌉)
+    }
+    XCTAssertEqual(HashedWeights.seed("a"), 0xE40C_292C)  // FNV-1a's published value for "a"
+    let norm = HashedWeights.bfloat16Bits("txt_norm.weight", shape: [4096], range: 0..<64)
+    XCTAssertTrue(norm.allSatisfy { (0.9375...1.0546875).contains(Float(bitPattern: UInt32($0) << 16)) })
   }
 }

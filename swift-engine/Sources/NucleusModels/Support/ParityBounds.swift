@@ -16,9 +16,17 @@ public enum ParityBounds {
   /// Quantized transformer against the float one on the same backend (relative RMS deviation of the output).
   /// In a group of 32 roughly Gaussian weights the range spans about 4.1 σ, so one quantization step is
   /// 4.1 σ / 255 (8-bit) or 4.1 σ / 15 (4-bit). Rounding noise of a step s has RMS s / √12, and MLX's edge snapping
-  /// lets some values err by up to 1.5 steps, so a quantized layer adds about 0.5 % (8-bit) and up to 11 % (4-bit)
-  /// relative noise to its output. The tiny DiT fixture has about 40 quantized layers; independent noise adds in
-  /// quadrature, √40 ≈ 6.3, giving 3 % (8-bit) and 70 % (4-bit). 4-bit must also deviate more than 8-bit.
+  /// lets some values err by up to 1.5 steps, so a quantized layer adds about 0.5 % (8-bit) relative noise to its
+  /// output. The tiny DiT fixture has about 40 quantized layers; independent noise adds in quadrature, √40 ≈ 6.3,
+  /// giving 3 % for 8-bit.
   public static let quantized8RelativeRMS = 0.03
-  public static let quantized4RelativeRMS = 0.70
+
+  /// 4-bit against 8-bit: the same groups quantized with 15 instead of 255 levels have steps 255 / 15 = 17 times
+  /// larger, and while the noise stays small against the signal the output's deviation grows in proportion.
+  /// Half to twice that: 4-bit deviation / 8-bit deviation in 8.5...34. Outside it, 4-bit was not applied (ratio
+  /// near 1) or computes something else than a finer grid would (a wrong scale, bias or packing).
+  public static let quantized4Over8Ratio = 8.5...34.0
+
+  /// 4-bit on its own: the 8-bit derivation with 17 times larger steps, 17 × 3 % = 51 %.
+  public static let quantized4RelativeRMS = quantized8RelativeRMS * 17
 }
