@@ -32,9 +32,9 @@ struct MemoryEstimator {
     else { return nil }
     let patch = model.config.patchSize * 8
     let tokens = (height / patch) * (width / patch)
-    let working = MemoryBudget.forwardBytes(
-      config: model.config, dtype: compute, batch: 2, tokens: tokens, textLength: Self.promptTokens)
-      + MemoryBudget.weightTransientBytes(plan, computeDType: compute)
+    let working = MemoryBudget.sum(
+      MemoryBudget.forwardBytes(config: model.config, dtype: compute, batch: 2, tokens: tokens, textLength: Self.promptTokens),
+      MemoryBudget.weightTransientBytes(plan, computeDType: compute))
     return Footprint(resident: plan.residentBytes, working: working)
   }
 
@@ -44,8 +44,9 @@ struct MemoryEstimator {
     let (compute, storage) = loadDTypes(requested: load.dtype, folder: folder)
     let (model, plan) = try VAEDecoder.planned(folder, dtype: compute, storage: storage)
     let scale = 2 * model.config.scaleFactor
-    let working = MemoryBudget.decodeBytes(config: model.config, dtype: compute, gridHeight: height / scale, gridWidth: width / scale)
-      + MemoryBudget.weightTransientBytes(plan, computeDType: compute)
+    let working = MemoryBudget.sum(
+      MemoryBudget.decodeBytes(config: model.config, dtype: compute, gridHeight: height / scale, gridWidth: width / scale),
+      MemoryBudget.weightTransientBytes(plan, computeDType: compute))
     return Footprint(resident: plan.residentBytes, working: working)
   }
 
@@ -58,15 +59,17 @@ struct MemoryEstimator {
       folder, depth: try config.hiddenStateIndex(load.textHiddenLayer), dtype: compute, storage: storage,
       quantize: choice ?? load.textEncoderQuantization)
     else { return nil }
-    let working = MemoryBudget.encodeBytes(config: config, dtype: compute, tokens: Self.promptTokens)
-      + MemoryBudget.weightTransientBytes(plan, computeDType: compute)
+    let working = MemoryBudget.sum(
+      MemoryBudget.encodeBytes(config: config, dtype: compute, tokens: Self.promptTokens),
+      MemoryBudget.weightTransientBytes(plan, computeDType: compute))
     return Footprint(resident: plan.residentBytes, working: working)
   }
 
   /// Peak bytes of the pipeline with these footprints.
   static func peak(transformer: Footprint, vae: Footprint, text: Footprint, lowMemory: Bool) -> Int {
-    let denoising = transformer.resident + vae.resident + Swift.max(transformer.working, vae.working)
-    let encoding = text.resident + text.working
-    return processOverheadBytes + (lowMemory ? Swift.max(denoising, encoding) : denoising + text.resident + Swift.max(0, text.working - Swift.max(transformer.working, vae.working)))
+    let denoising = MemoryBudget.sum(transformer.resident, vae.resident, Swift.max(transformer.working, vae.working))
+    let encoding = MemoryBudget.sum(text.resident, text.working)
+    let together = MemoryBudget.sum(denoising, text.resident, Swift.max(0, text.working - Swift.max(transformer.working, vae.working)))
+    return MemoryBudget.sum(processOverheadBytes, lowMemory ? Swift.max(denoising, encoding) : together)
   }
 }
