@@ -37,7 +37,10 @@ extension EngineService {
         floatImage = try image.squeezed(axes: [0]).transposed(2, 0, 1).asType(.float32)
         outputs.append(floatImage!)
       }
-      try eval(outputs)
+      try eval(outputs + [image])
+      guard try image.allFinite() else {
+        throw NonFiniteOutput.error(what: "the VAE decoder", step: "decoding a \(h)×\(w) grid", inputs: [("latents", latents)])
+      }
       let arena = CArena()
       var response = Nucleus__Engine__V1__DecodeResponse()
       nucleus__engine__v1__decode_response__init(&response)

@@ -126,9 +126,9 @@ extension EngineService {
         .asType(latents.dtype)
       try eval(output)
       guard try output.allFinite() else {
-        throw RPCError(
-          .internalError,
-          "the transformer produced NaN or infinite values at timestep \(sigma): the weights or the inputs are broken (a float16 checkpoint overflowing is a common cause; use bfloat16 or float32)")
+        throw NonFiniteOutput.error(
+          what: "the transformer", step: "at timestep \(sigma)",
+          inputs: [("latents", latents)] + zip(handles, embeddings).map { ("embedding \($0.0)", $0.1.embedding) })
       }
       let predictions = try output.split(parts: batch, axis: 0).map { prediction in
         try keepBatchAxis ? prediction : prediction.squeezed(axes: [0])
