@@ -10,7 +10,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 
 import { LocalEngine } from "../../orchestrator/src/engine/process.js";
-import { ConvertModelRequest, EncodeTextResponse, ImportEmbeddingResponse } from "../../orchestrator/src/generated/nucleus/engine/v1/engine.js";
+import { ConvertModelRequest, DenoiseRequest, EncodeTextResponse, ImportEmbeddingResponse, ReleaseRequest } from "../../orchestrator/src/generated/nucleus/engine/v1/engine.js";
 import { buildFolder, randomRecipe, type FolderRecipe } from "./checkpoints.js";
 import { type Call, type Knowledge, type ModelState, SCRATCH, structuredCall } from "./messages.js";
 import { mutate } from "./mutate.js";
@@ -58,11 +58,22 @@ export interface FuzzReport {
   engineStarts: number;
 }
 
-/** A saved case: what the engine held, the folder (if any), the calls. */
+/** A call that created an embedding handle, with the model state it ran in. */
+export interface SetupCall {
+  state: ModelState;
+  method: Method;
+  payloadBase64: string;
+}
+
+/**
+ * A saved case: what the engine held, the folder (if any), the calls (sent at once). `setup` are the calls that
+ * created handles 1, 2, ... on a fresh engine, for cases that use handles (replayed in order, so ids match).
+ */
 export interface RegressionCase {
   description: string;
   state: ModelState;
   folder?: FolderRecipe;
+  setup?: SetupCall[];
   calls: { method: Method; payloadBase64: string }[];
   found: { seed: number; caseNumber: number; kind: FindingKind; what: string };
 }
@@ -155,6 +166,19 @@ export function convertTargetIsSafe(payload: Buffer): boolean {
   return segments[0] === SCRATCH.out && !segments.includes("..") && !target.includes("\\");
 }
 
+/** The largest embedding handle a call names (Denoise conditioning, Release handles), 0 when none or unreadable. */
+function largestHandle(call: Call): number {
+  try {
+    const handles = call.method === "Denoise" ? DenoiseRequest.decode(call.payload).conditioning : call.method === "Release" ? ReleaseRequest.decode(call.payload).handles : [];
+    return handles.reduce((max, handle) => Math.max(max, Number(handle)), 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Most setup calls a saved case carries. */
+const MAX_SETUP = 64;
+
 function handleOf(method: Method, response: Buffer): bigint | undefined {
   try {
     if (method === "ImportEmbedding") return BigInt(ImportEmbeddingResponse.decode(response).embedding?.id ?? 0);
@@ -180,14 +204,18 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const started = Date.now();
   const elapsed = () => (Date.now() - started) / 1000;
   const saved = new Set<string>();
+  /** Every call that created a handle since the engine started (handle n was made by entry n - 1). */
+  let creations: SetupCall[] = [];
 
   const record = (kind: FindingKind, caseNumber: number, calls: Call[], what: string, state: ModelState) => {
     const method = calls.map((call) => call.method).join("+");
     const finding: Finding = { kind, caseNumber, method, what: what.slice(0, 600) };
     if (options.saveDir) {
+      const needed = Math.max(0, ...calls.map(largestHandle));
+      const setup = needed > 0 && needed <= Math.min(MAX_SETUP, creations.length) ? creations.slice(0, needed) : undefined;
       const regression: RegressionCase = {
         description: `${kind} found by npm run fuzz (seed ${options.seed}, case ${caseNumber}): ${method}`,
-        state, folder, calls: calls.map((call) => ({ method: call.method, payloadBase64: call.payload.toString("base64") })),
+        state, folder, setup, calls: calls.map((call) => ({ method: call.method, payloadBase64: call.payload.toString("base64") })),
         found: { seed: options.seed, caseNumber, kind, what: finding.what },
       };
       const digest = createHash("sha256").update(JSON.stringify([regression.state, regression.folder, regression.calls])).digest("hex").slice(0, 12);
@@ -208,11 +236,13 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     await fuzz.stop();
     await fuzz.start();
     known.handles = [];
+    creations = [];
     await fuzz.setState(known.state);
   };
 
   try {
     await fuzz.start();
+    creations = [];
     for (let caseNumber = 0; caseNumber < options.cases && elapsed() < options.seconds; caseNumber++) {
       report.cases++;
       // Now and then another model state: nothing loaded, the full tiny pipeline, a transformer alone.
@@ -265,7 +295,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         if (result.code === grpc.status.OK) {
           for (const response of result.responses) {
             const handle = handleOf(method, response);
-            if (handle !== undefined && handle > 0n) known.handles.push(handle);
+            if (handle !== undefined && handle > 0n) {
+              known.handles.push(handle);
+              creations.push({ state: known.state, method, payloadBase64: calls[i]!.payload.toString("base64") });
+            }
           }
         }
       }

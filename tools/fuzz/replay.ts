@@ -28,6 +28,18 @@ export interface Replay {
 
 /** Runs one case on `fuzz` (started); restarts the engine afterwards if the case ended it. */
 export async function replay(fuzz: FuzzEngine, repoRoot: string, scratch: { root: string; secret: string }, regression: RegressionCase, deadlineMs = 30_000): Promise<Replay> {
+  if (regression.setup) {
+    // Handles are numbered from 1 by a fresh engine: make them again in the same order.
+    await fuzz.stop();
+    await fuzz.start();
+    let current: string | undefined;
+    for (const call of regression.setup) {
+      if (call.state !== current) await fuzz.setState(call.state);
+      current = call.state;
+      const made = await rawCall(fuzz.client!, call.method, Buffer.from(call.payloadBase64, "base64"), deadlineMs);
+      if (made.code !== grpc.status.OK) throw new Error(`setup ${call.method} failed: ${made.details}`);
+    }
+  }
   await fuzz.setState(regression.state);
   if (regression.folder) buildFolder(repoRoot, regression.folder, join(scratch.root, SCRATCH.case), scratch.secret);
   const results = await Promise.all(
