@@ -141,6 +141,20 @@ describe("hostile requests", () => {
     }
   });
 
+  test("large requests count against the memory limit while they are handled (defect 7)", async () => {
+    await engine.client.loadModel(pipelineModel, { memoryLimitBytes: 64 * 2 ** 20 });
+    try {
+      // 30 MB of embedding: the message, its decoded copy and the array come to about 90 MB, over a 64 MiB limit.
+      const rows = 937_500;
+      await expect("ImportEmbedding", new Wire().bytes(1, tensorMessage(DType.DTYPE_FLOAT32, [rows, 8], Buffer.alloc(rows * 32))), status.RESOURCE_EXHAUSTED,
+        /^ImportEmbedding with a 29 MiB message needs about 86 MiB of memory while it is handled, but only \d+ MiB of the engine's 64 MiB limit are free/);
+      const small = await send(engine, "ImportEmbedding", new Wire().bytes(1, tensorMessage(DType.DTYPE_FLOAT32, [rows / 10, 8], Buffer.alloc(rows * 32 / 10))));
+      assert.equal(status[small.code], "OK", small.details);
+    } finally {
+      await engine.client.loadModel(pipelineModel, { memoryLimitBytes: 8 * 2 ** 30 });
+    }
+  });
+
   test("small sizes in memory refusals and a file given as the model folder read clearly (defect 15)", async () => {
     await assert.rejects(engine.client.loadModel(tinyA, { memoryLimitBytes: 1 }), (error: EngineCallError) => {
       assert.equal(error.code, status.RESOURCE_EXHAUSTED);

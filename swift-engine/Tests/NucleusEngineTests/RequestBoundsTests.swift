@@ -42,6 +42,12 @@ final class RequestBoundsTests: XCTestCase {
     XCTAssertEqual(MemoryBudget.gib(1_363_149), "1.3 MiB")
     XCTAssertEqual(MemoryBudget.gib(50 << 20), "50 MiB")
     XCTAssertEqual(MemoryBudget.gib(3 << 29), "1.5 GiB")
+    XCTAssertEqual(MemoryBudget.gib(64 << 20), "64 MiB")
+    XCTAssertEqual(MemoryBudget.gib(900 << 20), "900 MiB")
+    XCTAssertEqual(MemoryBudget.distinct(1_100_000_000, 1_090_000_000).0, "1049.0 MiB")
+    XCTAssertEqual([MemoryBudget.distinct(2_000_000, 1_000_000).0, MemoryBudget.distinct(2_000_000, 1_000_000).1], ["1.9 MiB", "976 KiB"])
+    XCTAssertEqual(MemoryBudget.distinct(1_048_600, 1_048_590).0, "1048600 bytes")
+    XCTAssertEqual(MemoryBudget.distinct(1_048_600, 1_048_590).1, "1048590 bytes")
   }
 
   func testStatusMessagesAreShortened() {

@@ -20,16 +20,30 @@ enum MemoryBudget {
     return (Swift.max(0, limit - Int(clamping: memory.activeBytes)), limit)
   }
 
-  /// "1.5 GiB"; below a tenth of a GiB "12 MiB" (one decimal under 10 MiB), "3 KiB" or "1 byte", so that a small
-  /// need never reads as "0 MiB" or as the same number as the limit it exceeds.
+  /// "1.5 GiB"; below 1 GiB "850 MiB" (one decimal under 10 MiB), "3 KiB" or "1 byte", so that a small need never
+  /// reads as "0 MiB".
   static func gib(_ bytes: Int) -> String {
-    let tenths = Int((Double(bytes) / Double(1 << 30) * 10).rounded())
-    if tenths > 0 { return "\(tenths / 10).\(tenths % 10) GiB" }
+    if bytes >= 1 << 30 {
+      let tenths = Int((Double(bytes) / Double(1 << 30) * 10).rounded())
+      return "\(tenths / 10).\(tenths % 10) GiB"
+    }
     let mib = Double(bytes) / Double(1 << 20)
     if mib >= 10 { return "\(Int(mib.rounded())) MiB" }
     if mib >= 1 { return "\(Int(mib * 10) / 10).\(Int(mib * 10) % 10) MiB" }
     if bytes >= 1024 { return "\(bytes >> 10) KiB" }
     return bytes == 1 ? "1 byte" : "\(Swift.max(0, bytes)) bytes"
+  }
+
+  /// Two amounts that differ, written so that they read differently too ("needs 1.0 GiB but 1.0 GiB are free"
+  /// would tell the reader nothing): more digits, down to bytes, until they do.
+  static func distinct(_ a: Int, _ b: Int) -> (String, String) {
+    let rounded = (gib(a), gib(b))
+    guard rounded.0 == rounded.1, a != b else { return rounded }
+    let mib = { (value: Int) -> String in
+      let tenths = Int((Double(value) / Double(1 << 20) * 10).rounded(.down))
+      return "\(tenths / 10).\(tenths % 10) MiB"
+    }
+    return mib(a) != mib(b) ? (mib(a), mib(b)) : ("\(a) bytes", "\(b) bytes")
   }
 
   /// The product of sizes, or Int.max when it overflows (an estimate that large is refused by `check`).
@@ -117,8 +131,9 @@ enum MemoryBudget {
     let (free, limit) = try available(limit: limit)
     let usable = Swift.min(limit, free + freed)
     if needed > usable {
+      let (neededText, usableText) = distinct(needed, usable)
       throw ResourceError(
-        "\(what) needs about \(gib(needed)) of memory but only \(gib(usable)) are free under the engine's \(gib(limit)) limit; \(advice)")
+        "\(what) needs about \(neededText) of memory but only \(usableText) are free under the engine's \(gib(limit)) limit; \(advice)")
     }
   }
 }

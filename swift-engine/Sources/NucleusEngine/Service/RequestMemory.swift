@@ -28,8 +28,9 @@ final class RequestMemory: @unchecked Sendable {
     return try lock.withLock {
       let usable = Swift.max(0, limit - active - reserved)
       guard needed <= usable else {
+        let (neededText, usableText) = MemoryBudget.distinct(needed, usable)
         throw ResourceError(
-          "\(method) with a \(MemoryBudget.gib(requestBytes)) message needs about \(MemoryBudget.gib(needed)) of memory while it is handled, but only \(MemoryBudget.gib(usable)) of the engine's \(MemoryBudget.gib(limit)) limit are free (\(MemoryBudget.gib(reserved)) held by other requests in flight): send it again when they finish, send less at once, or raise the limit")
+          "\(method) with a \(MemoryBudget.gib(requestBytes)) message needs about \(neededText) of memory while it is handled, but only \(usableText) of the engine's \(MemoryBudget.gib(limit)) limit are free (\(MemoryBudget.gib(reserved)) held by other requests in flight): send it again when they finish, send less at once, or raise the limit")
       }
       reserved += needed
       return needed
