@@ -76,7 +76,14 @@ describe("files the engine reads", () => {
       const { model, transformer } = variant();
       rmSync(join(transformer, "config.json"));
       execFileSync("mkfifo", [join(transformer, "config.json")]);
-      const calls = Array.from({ length: 4 }, () => own.client.loadModel(model, {}, undefined, { timeoutMs: 20_000 }).catch((error: Error) => error));
+      let settled = 0;
+      const calls = Array.from({ length: 4 }, () =>
+        own.client.loadModel(model, {}, undefined, { timeoutMs: 20_000 }).catch((error: Error) => error).finally(() => settled++),
+      );
+      // Until the calls are answered, or are all in the engine (an engine that blocked on the FIFO holds them).
+      for (let polls = 0; settled < calls.length && polls < 100; polls++) {
+        if ((await own.client.health()).inFlightCalls >= calls.length + 1) break;
+      }
       const started = Date.now();
       process.kill(pid, "SIGTERM");
       assert.ok(await waitForExit(pid, 5000), "the engine did not exit within 5 s of SIGTERM");

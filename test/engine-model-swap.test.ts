@@ -20,23 +20,29 @@ describe("model swaps", () => {
   let engine: LocalEngine;
   const fixture = loadDiTCase("a-fp32");
   const latents: Tensor = toProtoTensor(row(fixture.latents, 0));
+  /** The handle every call below shares: its cached text conditioning meets both models. */
   let handle: number;
+  const importText = async () => (await engine.client.importEmbedding(toProtoTensor(row(fixture.text, 0)))).id;
   /** Denoise's prediction bytes for the loaded model. */
-  const predict = async () => Buffer.from((await engine.client.denoise(latents, fixture.grid, fixture.timesteps[0]!, [handle])).predictions[0]!.data);
+  const predict = async (through = handle) =>
+    Buffer.from((await engine.client.denoise(latents, fixture.grid, fixture.timesteps[0]!, [through])).predictions[0]!.data);
   const references = new Map<string, Buffer>();
 
   before(async () => {
     engine = await LocalEngine.start();
     // The two models share a config (the same request is valid for both) but not their weights (float32 and
-    // bfloat16): compute each one's output alone first.
+    // bfloat16): compute each one's output alone first, each through a handle of its own (nothing cached from the
+    // other model can be involved).
     for (const model of [tinyA, tinyABf16]) {
       await engine.client.loadModel(model);
-      handle ??= (await engine.client.importEmbedding(toProtoTensor(row(fixture.text, 0)))).id;
-      const first = await predict();
-      assert.deepEqual(await predict(), first, "Denoise is not deterministic: exact comparison would be meaningless");
+      const own = await importText();
+      const first = await predict(own);
+      assert.deepEqual(await predict(own), first, "Denoise is not deterministic: exact comparison would be meaningless");
       references.set(model, first);
+      await engine.client.release([own]);
     }
     assert.notDeepEqual(references.get(tinyA), references.get(tinyABf16), "the two models give the same output");
+    handle = await importText();
   });
   after(async () => {
     await engine.stop();
