@@ -1,9 +1,10 @@
 // A Nucleus-Image model folder in the release layout, read by the orchestrator for what it needs before the
 // engine loads it: the transformer's widths, the VAE's scale and the scheduler configuration for images; the
 // text encoder and processor/ for prompts. Encoding prompts needs only text_encoder/ and processor/.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 
+import { readModelFile } from "../files/model-file.js";
 import { resolveModel, type ResolvedModel } from "../model/resolve-model.js";
 import type { SchedulerConfig } from "../sampling/scheduler.js";
 
@@ -41,8 +42,14 @@ export class ModelFolderError extends Error {
 
 function readJson(path: string, what: string): Record<string, unknown> {
   if (!existsSync(path)) throw new ModelFolderError(`${path} is missing: the model folder needs ${what}`);
+  let text: string;
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    text = readModelFile(path).toString("utf8");
+  } catch (error) {
+    throw new ModelFolderError((error as Error).message);
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
   } catch (error) {
     throw new ModelFolderError(`${path} is not valid JSON: ${(error as Error).message}`);
   }

@@ -1,11 +1,12 @@
 // The chat template that turns messages into the text the text encoder reads, rendered with @huggingface/jinja.
 // Qwen3-VL processors keep it in processor/chat_template.json (or .jinja); tokenizer_config.json may carry one too.
 // Every failure names the file the template came from and where else it was looked for.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 import { Template } from "@huggingface/jinja";
 
+import { readModelFile } from "../files/model-file.js";
 import { TextSetupError } from "./tokenizer.js";
 
 export interface ChatMessage {
@@ -22,8 +23,14 @@ export interface ChatTemplate {
 
 function templateFromJson(path: string): string | undefined {
   let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(readFileSync(path, "utf8"));
+    text = readModelFile(path).toString("utf8");
+  } catch (error) {
+    throw new TextSetupError(`${(error as Error).message}: restore the model's processor/chat_template.json`);
+  }
+  try {
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new TextSetupError(`${path} is not valid JSON (${(error as Error).message}): restore the model's processor/chat_template.json`);
   }
@@ -45,7 +52,11 @@ export function loadChatTemplate(processorDir: string, tokenizerConfig: Record<s
     source = templateFromJson(jsonPath)!;
     origin = jsonPath;
   } else if (existsSync(jinjaPath)) {
-    source = readFileSync(jinjaPath, "utf8");
+    try {
+      source = readModelFile(jinjaPath).toString("utf8");
+    } catch (error) {
+      throw new TextSetupError((error as Error).message);
+    }
     origin = jinjaPath;
   } else if (typeof tokenizerConfig.chat_template === "string") {
     source = tokenizerConfig.chat_template;

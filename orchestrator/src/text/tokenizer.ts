@@ -1,8 +1,10 @@
 // The model's own byte-level BPE tokenizer (processor/tokenizer.json), through @huggingface/tokenizers.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 import { Tokenizer } from "@huggingface/tokenizers";
+
+import { readModelFile } from "../files/model-file.js";
 
 export class TextSetupError extends Error {
   constructor(message: string) {
@@ -20,8 +22,14 @@ export interface PromptTokenizer {
 }
 
 function readJson(path: string): Record<string, unknown> {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    text = readModelFile(path).toString("utf8");
+  } catch (error) {
+    throw new TextSetupError((error as Error).message);
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
   } catch (error) {
     throw new TextSetupError(`${path} is not valid JSON: ${(error as Error).message}`);
   }

@@ -49,8 +49,8 @@ struct ngs_call {
   grpc_call *call;
   grpc_completion_queue *queue;
   char *method;
-  uint8_t *request;
-  size_t request_length;
+  // The request as gRPC received it (slices, not copied); handed over once by ngs_call_take_request.
+  grpc_byte_buffer *request;
   int has_request;
   int initial_metadata_sent;
   int finished;
@@ -204,17 +204,21 @@ static void receive_request(ngs_call *call) {
   op.op = GRPC_OP_RECV_MESSAGE;
   op.data.recv_message.recv_message = &buffer;
   if (run_batch(call, &op, 1, &call->recv_tag) != 0 || buffer == NULL) return;
-  grpc_byte_buffer_reader reader;
-  if (grpc_byte_buffer_reader_init(&reader, buffer)) {
-    grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
-    call->request_length = GRPC_SLICE_LENGTH(all);
-    call->request = malloc(call->request_length > 0 ? call->request_length : 1);
-    memcpy(call->request, GRPC_SLICE_START_PTR(all), call->request_length);
-    call->has_request = 1;
-    grpc_slice_unref(all);
+  if (buffer->data.raw.compression != GRPC_COMPRESS_NONE) {
+    // gRPC decompresses messages before they get here; should one still be compressed, keep its plain bytes.
+    grpc_byte_buffer_reader reader;
+    if (!grpc_byte_buffer_reader_init(&reader, buffer)) {
+      grpc_byte_buffer_destroy(buffer);
+      return;
+    }
+    grpc_slice plain = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
+    grpc_byte_buffer_destroy(buffer);
+    buffer = grpc_raw_byte_buffer_create(&plain, 1);
+    grpc_slice_unref(plain);
   }
-  grpc_byte_buffer_destroy(buffer);
+  call->request = buffer;
+  call->has_request = 1;
 }
 
 void ngs_server_require_token(ngs_server *server, const char *token) {
@@ -258,8 +262,9 @@ static void *serve_call(void *argument) {
   close_op.data.recv_close_on_server.cancelled = &call->cancelled;
   start_batch(call, &close_op, 1, &call->close_tag);
 
-  receive_request(call);
   if (call->authorized) {
+    // An unauthorized caller's message is never read (it could be 512 MB).
+    receive_request(call);
     server->handler(server->context, call);
   } else {
     ngs_call_finish(call, GRPC_STATUS_UNAUTHENTICATED,
@@ -272,7 +277,7 @@ static void *serve_call(void *argument) {
 
   grpc_call_unref(call->call);
   drain_and_destroy(call->queue, 1);
-  free(call->request);
+  if (call->request) grpc_byte_buffer_destroy(call->request);
   gpr_free(call->method);
   pthread_mutex_destroy(&call->lock);
   free(call);
@@ -484,10 +489,30 @@ void ngs_server_destroy(ngs_server *server) {
 
 const char *ngs_call_method(const ngs_call *call) { return call->method; }
 
-const uint8_t *ngs_call_request(const ngs_call *call, size_t *length, int *has_message) {
-  if (length) *length = call->request_length;
-  if (has_message) *has_message = call->has_request;
-  return call->request;
+int ngs_call_has_request(const ngs_call *call, size_t *length) {
+  if (length) *length = call->request ? grpc_byte_buffer_length(call->request) : 0;
+  return call->has_request;
+}
+
+int ngs_call_take_request(ngs_call *call, uint8_t *destination, size_t length) {
+  if (!call->request) return -1;
+  grpc_byte_buffer_reader reader;
+  int result = -1;
+  if (grpc_byte_buffer_reader_init(&reader, call->request)) {
+    size_t done = 0;
+    grpc_slice slice;
+    while (grpc_byte_buffer_reader_next(&reader, &slice)) {
+      size_t n = GRPC_SLICE_LENGTH(slice);
+      if (done + n <= length) memcpy(destination + done, GRPC_SLICE_START_PTR(slice), n);
+      done += n;
+      grpc_slice_unref(slice);
+    }
+    grpc_byte_buffer_reader_destroy(&reader);
+    result = done == length ? 0 : -1;
+  }
+  grpc_byte_buffer_destroy(call->request);
+  call->request = NULL;
+  return result;
 }
 
 static grpc_byte_buffer *byte_buffer_from(const uint8_t *data, size_t length) {

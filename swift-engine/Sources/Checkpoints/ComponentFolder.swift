@@ -28,7 +28,7 @@ public struct ComponentFolder: Sendable {
     do {
       return try JSONDecoder().decode(type, from: Data(configBytes))
     } catch {
-      throw CheckpointError("\(directory)/config.json does not describe a \(type): \(String(describing: error).prefix(400))")
+      throw CheckpointError("\(directory)/config.json does not describe a \(type): \(describeDecodingProblem(error))")
     }
   }
 

@@ -37,10 +37,13 @@ extension MLXArray {
 }
 
 extension MLXArray {
-  /// Whether every element is finite (no NaN or ±Inf): x · 0 is 0 for finite x and NaN otherwise, so the sum is 0
-  /// exactly when all are finite.
+  /// Whether every element is finite (no NaN or ±Inf). First the plain sum, which needs no copy of the array (a
+  /// request's embedding can be hundreds of MB): NaN and ±Inf propagate, so a finite sum means all are finite. Only
+  /// when it is not (a non-finite value, or finite ones overflowing) the exact test: x · 0 is 0 for finite x and NaN
+  /// otherwise, so that sum is 0 exactly when all are finite.
   public func allFinite() throws -> Bool {
     guard dtype.isFloatingPoint else { return true }
+    if try sum().asType(.float32).asArray(Float.self)[0].isFinite { return true }
     return try (self.asType(.float32) * 0).sum().asArray(Float.self)[0] == 0
   }
 }

@@ -73,7 +73,7 @@ public final class EngineServer: @unchecked Sendable {
       call.finish(.unimplemented, message: "unknown method \(method): this engine serves nucleus.engine.v1.Engine")
       return
     }
-    guard let request = call.request else {
+    guard let request = call.takeRequest() else {
       call.finish(.invalidArgument, message: "\(method) received no request message")
       return
     }

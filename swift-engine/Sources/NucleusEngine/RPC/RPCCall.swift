@@ -8,14 +8,17 @@ public final class RPCCall {
 
   public var method: String { String(cString: ngs_call_method(call)) }
 
-  /// The request message bytes, or nil when the client sent no message.
-  public var request: [UInt8]? {
+  /// The request message bytes, or nil when the client sent none. The transport's copy is freed as the bytes are
+  /// taken, so a large message is held once; call this once per call.
+  public func takeRequest() -> [UInt8]? {
     var length = 0
-    var hasMessage: Int32 = 0
-    let data = ngs_call_request(call, &length, &hasMessage)
-    guard hasMessage != 0 else { return nil }
-    guard let data, length > 0 else { return [] }
-    return Array(UnsafeBufferPointer(start: data, count: length))
+    guard ngs_call_has_request(call, &length) != 0 else { return nil }
+    var complete = false
+    let bytes = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
+      complete = length == 0 || ngs_call_take_request(call, buffer.baseAddress, length) == 0
+      count = complete ? length : 0
+    }
+    return complete ? bytes : nil
   }
 
   /// Sends one message of a server stream; false when the client is gone.

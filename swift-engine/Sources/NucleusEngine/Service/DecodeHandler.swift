@@ -8,6 +8,8 @@ extension EngineService {
     let decoded = try unpackMessage(request, "DecodeRequest", nucleus__engine__v1__decode_request__unpack)
     let message = decoded.message
     let (h, w) = (Int(message.grid_height), Int(message.grid_width))
+    try TensorBounds.checkGrid(height: h, width: w)
+    try TensorBounds.check(message.latents, field: "latents")
     return try container.perform { loaded in
       guard let vae = loaded.vae else {
         throw RPCError(.failedPrecondition, "no VAE is loaded: call LoadModel on a folder with a vae/ component first")
@@ -20,8 +22,9 @@ extension EngineService {
       let (tokens, channels) = (latents.shape[0], latents.shape[1])
       guard try latents.allFinite() else { throw RPCError(.invalidArgument, "latents contain NaN or infinite values") }
       try MemoryBudget.check(
-        needed: MemoryBudget.decodeBytes(config: decoder.config, dtype: decoder.dtype, gridHeight: h, gridWidth: w)
-          + MemoryBudget.weightTransientBytes(decoder.parameters().map(\.parameter), computeDType: decoder.dtype),
+        needed: MemoryBudget.sum(
+          MemoryBudget.decodeBytes(config: decoder.config, dtype: decoder.dtype, gridHeight: h, gridWidth: w),
+          MemoryBudget.weightTransientBytes(decoder.parameters().map(\.parameter), computeDType: decoder.dtype)),
         what: "decoding a \(w * 2 * decoder.config.scaleFactor)×\(h * 2 * decoder.config.scaleFactor) image",
         advice: "decode a smaller image or raise the memory limit")
 
@@ -34,7 +37,10 @@ extension EngineService {
         floatImage = try image.squeezed(axes: [0]).transposed(2, 0, 1).asType(.float32)
         outputs.append(floatImage!)
       }
-      try eval(outputs)
+      try eval(outputs + [image])
+      guard try image.allFinite() else {
+        throw NonFiniteOutput.error(what: "the VAE decoder", step: "decoding a \(h)×\(w) grid", inputs: [("latents", latents)])
+      }
       let arena = CArena()
       var response = Nucleus__Engine__V1__DecodeResponse()
       nucleus__engine__v1__decode_response__init(&response)

@@ -10,6 +10,8 @@ public final class EngineService: @unchecked Sendable {
   let startedAt = monotonicSeconds()
   /// The loaded model and everything derived from it; all MLX work runs through it, one computation at a time.
   let container = ModelContainer()
+  /// Memory large requests hold while they are handled, counted against the memory limit.
+  let requestMemory = RequestMemory()
 
   public init(server: EngineServer) {
     self.server = server
@@ -39,6 +41,11 @@ public final class EngineService: @unchecked Sendable {
   }
 
   private func route(_ name: String, _ handler: @escaping RPCHandler) {
-    server.route(Self.servicePath + name, handler)
+    let requestMemory = self.requestMemory
+    server.route(Self.servicePath + name) { request, call in
+      let reserved = try requestMemory.reserve(requestBytes: request.count, method: name)
+      defer { requestMemory.release(reserved) }
+      return try handler(request, call)
+    }
   }
 }

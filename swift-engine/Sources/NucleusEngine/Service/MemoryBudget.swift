@@ -20,36 +20,62 @@ enum MemoryBudget {
     return (Swift.max(0, limit - Int(clamping: memory.activeBytes)), limit)
   }
 
-  /// "1.5 GiB", or MiB (at least 1) below a tenth of a GiB.
+  /// "1.5 GiB"; below 1 GiB "850 MiB" (one decimal under 10 MiB), "3 KiB" or "1 byte", so that a small need never
+  /// reads as "0 MiB".
   static func gib(_ bytes: Int) -> String {
-    let tenths = Int((Double(bytes) / Double(1 << 30) * 10).rounded())
-    return tenths == 0 ? "\(Swift.max(1, bytes >> 20)) MiB" : "\(tenths / 10).\(tenths % 10) GiB"
+    if bytes >= 1 << 30 {
+      let tenths = Int((Double(bytes) / Double(1 << 30) * 10).rounded())
+      return "\(tenths / 10).\(tenths % 10) GiB"
+    }
+    let mib = Double(bytes) / Double(1 << 20)
+    if mib >= 10 { return "\(Int(mib.rounded())) MiB" }
+    if mib >= 1 { return "\(Int(mib * 10) / 10).\(Int(mib * 10) % 10) MiB" }
+    if bytes >= 1024 { return "\(bytes >> 10) KiB" }
+    return bytes == 1 ? "1 byte" : "\(Swift.max(0, bytes)) bytes"
   }
+
+  /// Two amounts that differ, written so that they read differently too ("needs 1.0 GiB but 1.0 GiB are free"
+  /// would tell the reader nothing): more digits, down to bytes, until they do.
+  static func distinct(_ a: Int, _ b: Int) -> (String, String) {
+    let rounded = (gib(a), gib(b))
+    guard rounded.0 == rounded.1, a != b else { return rounded }
+    let mib = { (value: Int) -> String in
+      let tenths = Int((Double(value) / Double(1 << 20) * 10).rounded(.down))
+      return "\(tenths / 10).\(tenths % 10) MiB"
+    }
+    return mib(a) != mib(b) ? (mib(a), mib(b)) : ("\(a) bytes", "\(b) bytes")
+  }
+
+  /// The product of sizes, or Int.max when it overflows (an estimate that large is refused by `check`).
+  static func product(_ values: Int...) -> Int { Checked.product(values) ?? Int.max }
+
+  static func sum(_ values: Int...) -> Int { values.reduce(0) { Checked.add($0, $1) ?? Int.max } }
 
   /// Working memory of one forward for `batch` conditionings of up to `textLength` tokens over `tokens` image
   /// tokens: the largest of the per-layer temporaries (attention scores, MoE buffers, feed-forward), plus the
   /// residual stream and its copies. An over-estimate on purpose. Add the weight transient (below).
   static func forwardBytes(config: TransformerConfig, dtype: DType, batch: Int, tokens: Int, textLength: Int) -> Int {
     let element = dtype.size
-    let keys = tokens + textLength
-    let attentionScores = batch * config.numAttentionHeads * tokens * keys * 4 * 2
+    let keys = sum(tokens, textLength)
+    let attentionScores = product(batch, config.numAttentionHeads, tokens, keys, 4 * 2)
     let largestCapacity = (0..<config.numLayers).map { config.capacity(layer: $0, tokens: tokens) }.max() ?? 1
-    let moe = config.numExperts * batch * largestCapacity * (2 * config.moeIntermediateDim + 2 * config.innerDim) * element * 2
-    let dense = batch * tokens * 3 * config.denseInnerDim * element
-    let residual = 12 * batch * tokens * config.innerDim * element
-    return residual + Swift.max(attentionScores, moe, dense)
+    let moe = product(config.numExperts, batch, largestCapacity, 2 * config.moeIntermediateDim + 2 * config.innerDim, element * 2)
+    let dense = product(batch, tokens, 3 * config.denseInnerDim, element)
+    let residual = product(12, batch, tokens, config.innerDim, element)
+    return sum(residual, Swift.max(attentionScores, moe, dense))
   }
 
   static func forwardBytes(model: NucleusTransformer, batch: Int, tokens: Int, textLength: Int) -> Int {
-    forwardBytes(config: model.config, dtype: model.dtype, batch: batch, tokens: tokens, textLength: textLength)
-      + weightTransientBytes(model.parameters().map(\.parameter), computeDType: model.dtype)
+    sum(
+      forwardBytes(config: model.config, dtype: model.dtype, batch: batch, tokens: tokens, textLength: textLength),
+      weightTransientBytes(model.parameters().map(\.parameter), computeDType: model.dtype))
   }
 
   /// Working memory of encoding `tokens` tokens: the residual stream and MLP activations, the attention scores,
   /// and the weight transient.
   static func encodeBytes(config: TextEncoderConfig, dtype: DType, tokens: Int) -> Int {
-    let activations = tokens * (4 * config.hiddenSize + 3 * config.intermediateSize) * dtype.size
-    return activations + config.numAttentionHeads * tokens * tokens * 4 * 2
+    let activations = product(tokens, 4 * config.hiddenSize + 3 * config.intermediateSize, dtype.size)
+    return sum(activations, product(config.numAttentionHeads, tokens, tokens, 4 * 2))
   }
 
   /// The largest dense copy of one matmul weight made during a computation: a quantized weight dequantized (CPU
@@ -93,10 +119,10 @@ enum MemoryBudget {
   /// output pixel in float32 (peak 0.70 GiB above the weights at 256², 4× that at 512²), plus the mid-block
   /// attention over every latent pixel where attention is not fused.
   static func decodeBytes(config: VAEConfig, dtype: DType, gridHeight: Int, gridWidth: Int) -> Int {
-    let latentPixels = 4 * gridHeight * gridWidth
-    let imagePixels = latentPixels * config.scaleFactor * config.scaleFactor
+    let latentPixels = product(4, gridHeight, gridWidth)
+    let imagePixels = product(latentPixels, config.scaleFactor, config.scaleFactor)
     let perPixel = 12 * 1024 * (config.decoderDims.last ?? 96) / 96 * Swift.max(dtype.size, 2) / 4
-    return imagePixels * perPixel + latentPixels * latentPixels * 4 * 2
+    return sum(product(imagePixels, perPixel), product(latentPixels, latentPixels, 4 * 2))
   }
 
   /// Refuses `what` when `needed` bytes do not fit under `limit` (default: MLX's limit) once `freed` bytes of what
@@ -105,8 +131,9 @@ enum MemoryBudget {
     let (free, limit) = try available(limit: limit)
     let usable = Swift.min(limit, free + freed)
     if needed > usable {
+      let (neededText, usableText) = distinct(needed, usable)
       throw ResourceError(
-        "\(what) needs about \(gib(needed)) of memory but only \(gib(usable)) are free under the engine's \(gib(limit)) limit; \(advice)")
+        "\(what) needs about \(neededText) of memory but only \(usableText) are free under the engine's \(gib(limit)) limit; \(advice)")
     }
   }
 }

@@ -32,9 +32,9 @@ struct MemoryEstimator {
     else { return nil }
     let patch = model.config.patchSize * 8
     let tokens = (height / patch) * (width / patch)
-    let working = MemoryBudget.forwardBytes(
-      config: model.config, dtype: compute, batch: 2, tokens: tokens, textLength: Self.promptTokens)
-      + MemoryBudget.weightTransientBytes(plan, computeDType: compute)
+    let working = MemoryBudget.sum(
+      MemoryBudget.forwardBytes(config: model.config, dtype: compute, batch: 2, tokens: tokens, textLength: Self.promptTokens),
+      MemoryBudget.weightTransientBytes(plan, computeDType: compute))
     return Footprint(resident: plan.residentBytes, working: working)
   }
 
@@ -44,8 +44,9 @@ struct MemoryEstimator {
     let (compute, storage) = loadDTypes(requested: load.dtype, folder: folder)
     let (model, plan) = try VAEDecoder.planned(folder, dtype: compute, storage: storage)
     let scale = 2 * model.config.scaleFactor
-    let working = MemoryBudget.decodeBytes(config: model.config, dtype: compute, gridHeight: height / scale, gridWidth: width / scale)
-      + MemoryBudget.weightTransientBytes(plan, computeDType: compute)
+    let working = MemoryBudget.sum(
+      MemoryBudget.decodeBytes(config: model.config, dtype: compute, gridHeight: height / scale, gridWidth: width / scale),
+      MemoryBudget.weightTransientBytes(plan, computeDType: compute))
     return Footprint(resident: plan.residentBytes, working: working)
   }
 
@@ -58,25 +59,26 @@ struct MemoryEstimator {
       folder, depth: try config.hiddenStateIndex(load.textHiddenLayer), dtype: compute, storage: storage,
       quantize: choice ?? load.textEncoderQuantization)
     else { return nil }
-    let working = MemoryBudget.encodeBytes(config: config, dtype: compute, tokens: Self.promptTokens)
-      + MemoryBudget.weightTransientBytes(plan, computeDType: compute)
+    let working = MemoryBudget.sum(
+      MemoryBudget.encodeBytes(config: config, dtype: compute, tokens: Self.promptTokens),
+      MemoryBudget.weightTransientBytes(plan, computeDType: compute))
     return Footprint(resident: plan.residentBytes, working: working)
   }
 
   /// Peak bytes of the pipeline with these footprints, and whether low-memory mode decodes with the transformer
-  /// unloaded (when decoding beside it would not fit under `limit`).
+  /// unloaded (when decoding beside it would not fit under `limit`). Sums saturate: absurd sizes stay absurd.
   static func peak(transformer: Footprint, vae: Footprint, text: Footprint, lowMemory: Bool, limit: Int)
     -> (bytes: Int, decodeAlone: Bool)
   {
-    let denoising = transformer.resident + vae.resident + transformer.working
-    let decodingBeside = transformer.resident + vae.resident + vae.working
-    let encoding = text.resident + text.working
+    let denoising = MemoryBudget.sum(transformer.resident, vae.resident, transformer.working)
+    let decodingBeside = MemoryBudget.sum(transformer.resident, vae.resident, vae.working)
+    let encoding = MemoryBudget.sum(text.resident, text.working, 0)
     guard lowMemory else {
       let working = Swift.max(transformer.working, vae.working, text.working)
-      return (processOverheadBytes + transformer.resident + vae.resident + text.resident + working, false)
+      return (MemoryBudget.sum(processOverheadBytes, MemoryBudget.sum(transformer.resident, vae.resident, text.resident), working), false)
     }
-    let decodeAlone = processOverheadBytes + decodingBeside > limit
-    let decoding = decodeAlone ? vae.resident + vae.working : decodingBeside
-    return (processOverheadBytes + Swift.max(encoding, denoising, decoding), decodeAlone)
+    let decodeAlone = MemoryBudget.sum(processOverheadBytes, decodingBeside, 0) > limit
+    let decoding = decodeAlone ? MemoryBudget.sum(vae.resident, vae.working, 0) : decodingBeside
+    return (MemoryBudget.sum(processOverheadBytes, Swift.max(encoding, denoising, decoding), 0), decodeAlone)
   }
 }

@@ -9,6 +9,8 @@ extension EngineService {
 
   func importEmbedding(_ request: [UInt8], _ call: RPCCall) throws -> [UInt8]? {
     let decoded = try unpackMessage(request, "ImportEmbeddingRequest", nucleus__engine__v1__import_embedding_request__unpack)
+    try TensorBounds.check(decoded.message.embedding, field: "embedding")
+    try TensorBounds.check(decoded.message.mask, field: "mask")
     var embedding = try TensorCoding.require(decoded.message.embedding, field: "embedding")
     if embedding.ndim == 3 && embedding.shape[0] == 1 { embedding = try embedding.squeezed(axes: [0]) }
     guard embedding.ndim == 2, embedding.shape[0] > 0, embedding.dtype.isFloatingPoint else {
@@ -59,6 +61,8 @@ extension EngineService {
     let decoded = try unpackMessage(request, "DenoiseRequest", nucleus__engine__v1__denoise_request__unpack)
     let message = decoded.message
     let (h, w) = (Int(message.grid_height), Int(message.grid_width))
+    try TensorBounds.checkGrid(height: h, width: w)
+    try TensorBounds.check(message.latents, field: "latents")
     let sigma = message.timestep
     guard sigma.isFinite, sigma >= 0, sigma <= 1 else {
       throw RPCError(.invalidArgument, "timestep must be a sigma in [0, 1], not \(sigma)")
@@ -122,9 +126,9 @@ extension EngineService {
         .asType(latents.dtype)
       try eval(output)
       guard try output.allFinite() else {
-        throw RPCError(
-          .internalError,
-          "the transformer produced NaN or infinite values at timestep \(sigma): the weights or the inputs are broken (a float16 checkpoint overflowing is a common cause; use bfloat16 or float32)")
+        throw NonFiniteOutput.error(
+          what: "the transformer", step: "at timestep \(sigma)",
+          inputs: [("latents", latents)] + zip(handles, embeddings).map { ("embedding \($0.0)", $0.1.embedding) })
       }
       let predictions = try output.split(parts: batch, axis: 0).map { prediction in
         try keepBatchAxis ? prediction : prediction.squeezed(axes: [0])
