@@ -447,6 +447,19 @@ describe("serve: the queue, cancelling, tokens and stopping", () => {
     assert.match(server.stderr(), /cancelled: its HTTP client disconnected/);
   });
 
+  test("an engine that dies fails its job (INTERNAL) and is started again for the next one", async () => {
+    const job = await longJob();
+    const [engine] = enginePids();
+    assert.ok(engine, "no engine process found");
+    process.kill(engine, "SIGKILL");
+    const error = (await job.done) as ImageServerError;
+    assert.equal(error.code, GrpcStatus.INTERNAL, String(error));
+    assert.match(error.details, /the engine process was killed by SIGKILL during Denoise.*the engine was restarted and the model loaded again: send the job again/s);
+    const [image] = images(await collect(connection, { prompt: "A pear", width: 32, height: 32, steps: 1, seed: 4 }));
+    assert.equal(image!.seed, 4);
+    assert.notDeepEqual(enginePids(), [engine]);
+  });
+
   test("SIGTERM: the running job ends with CANCELLED, the engine stops and the server exits 0", async () => {
     const job = await longJob();
     const exit = server.stop("SIGTERM");

@@ -121,8 +121,9 @@ export class ImageService {
     const state = job.state;
     if (state === "finished") return { cancelled: false, state };
     job.cancel(reason);
-    if (state === "queued") {
-      this.waiting.splice(this.waiting.indexOf(job), 1);
+    const position = this.waiting.indexOf(job);
+    if (position >= 0) {
+      this.waiting.splice(position, 1);
       this.forget(job);
       void job.fail(new JobCancelledError(job.id, reason));
       this.announcePositions();
