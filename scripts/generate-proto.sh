@@ -17,7 +17,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-PROTOS=(nucleus/engine/v1/engine.proto)
+# The engine (C) needs only its own contract; the image service (serve) lives in the orchestrator.
+C_PROTOS=(nucleus/engine/v1/engine.proto)
+TS_PROTOS=(nucleus/engine/v1/engine.proto nucleus/image/v1/images.proto)
 
 generate_ts() {
   command -v protoc >/dev/null 2>&1 || fail "protoc is missing: run npm run setup (it installs protobuf-compiler)"
@@ -28,14 +30,14 @@ generate_ts() {
   mkdir -p "$target"
   protoc --plugin=protoc-gen-ts_proto="$plugin" --ts_proto_out="$target" \
     --ts_proto_opt=outputServices=grpc-js,esModuleInterop=true,importSuffix=.js,env=node,useOptionals=messages \
-    -I "$REPO_ROOT/proto" "${PROTOS[@]}"
+    -I "$REPO_ROOT/proto" "${TS_PROTOS[@]}"
 }
 
 generate_c() {
   local target="$out_root/swift-engine/Sources/CEngineProto"
   local work
   work=$(mktemp -d "$REPO_ROOT/.deps/protoc-c.XXXXXX")
-  "$REPO_ROOT/scripts/toolchain-run.sh" protoc-c --c_out="$work" -I proto "${PROTOS[@]}"
+  "$REPO_ROOT/scripts/toolchain-run.sh" protoc-c --c_out="$work" -I proto "${C_PROTOS[@]}"
   mkdir -p "$target/include/nucleus/engine/v1"
   cp "$work/nucleus/engine/v1/engine.pb-c.h" "$target/include/nucleus/engine/v1/"
   cp "$work/nucleus/engine/v1/engine.pb-c.c" "$target/"

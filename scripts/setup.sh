@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run setup`: everything a fresh clone needs, idempotent and quick when nothing changed.
 #   npm dependencies (lockfile) -> MLX C++ SDK -> Swift toolchain + gRPC/protobuf-c -> Python test env
-#   -> TypeScript build -> engine release build
+#   -> nginx (load-balancer test) -> TypeScript build -> engine release build
 # Big things are cached in $NUCLEUS_CACHE_DIR (default ~/.cache/nucleus-image).
 source "$(dirname "$0")/lib/common.sh"
 started=$(date +%s)
@@ -20,6 +20,7 @@ bash scripts/install-mlx-sdk.sh
 bash scripts/install-toolchain.sh
 bash scripts/install-cpu-blas.sh
 bash scripts/install-python-env.sh
+bash scripts/install-nginx.sh
 
 step "TypeScript build"
 node_modules/.bin/tsc -p tsconfig.json

@@ -1,8 +1,8 @@
 // nucleus-image as a library: NucleusImage (load once, generate many), the engine process manager and its typed
 // gRPC client, and the pieces of the pipeline.
 export {
-  ModelClosedError, NucleusImage, type EncodeOptions, type EncodedPrompt, type GenerateCallOptions, type ImageResult,
-  type LoadModelOptions, type SaveOptions,
+  ModelClosedError, NucleusImage, type EncodeOptions, type EncodedPrompt, type GenerateCallOptions, type ImagePreview,
+  type ImageResult, type LoadModelOptions, type SaveOptions,
 } from "./nucleus-image.js";
 export {
   GenerationCancelledError,
@@ -33,3 +33,5 @@ export { ENGINE_PROTO, loadEngineServiceDefinition } from "./engine/proto-defini
 export { LocalEngine, liveEngines, type ReadyLine, type StartOptions } from "./engine/process.js";
 export { runDoctor, type DoctorReport } from "./cli/doctor.js";
 export * as proto from "./generated/nucleus/engine/v1/engine.js";
+export { ImagesConnection, ImageServerError } from "./serve/images-client.js";
+export * as imagesProto from "./generated/nucleus/image/v1/images.js";

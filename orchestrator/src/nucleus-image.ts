@@ -7,10 +7,14 @@ import { encodeImage, imageFormatOf } from "./image/encode.js";
 import { metadataText, type ImageMetadata } from "./image/metadata.js";
 import { encodePng, type RGBImage } from "./image/png.js";
 import { resolveModel, type ResolvedModel } from "./model/resolve-model.js";
-import { GenerationCancelledError, conditioning, generate, negativePrompt, type GenerateResult, type PromptInput, type StepProgress } from "./pipeline/generate.js";
+import {
+  GenerationCancelledError, conditioning, generate, negativePrompt, type GenerateResult, type PromptInput, type StepPrediction, type StepProgress,
+} from "./pipeline/generate.js";
 import { checkMemory, decodeAlone } from "./pipeline/memory-check.js";
 import { PromptCache } from "./pipeline/prompt-cache.js";
 import { IMAGE_COMPONENTS, ResidentComponents, TEXT_COMPONENTS } from "./pipeline/resident-components.js";
+import { previewProjection, type FittedProjection } from "./preview/fit-projection.js";
+import { predictedClean, projectLatents } from "./preview/latent-preview.js";
 import { encodePrompt } from "./pipeline/encode-prompt.js";
 import type { PromptEmbedding } from "./pipeline/inputs.js";
 import {
@@ -49,6 +53,19 @@ export interface GenerateCallOptions {
   signal?: AbortSignal;
   /** Called with warnings about the request (e.g. a prompt truncated to 1024 tokens); default: console.warn. */
   onWarning?: (message: string) => void;
+  /**
+   * Receives a cheap preview of the clean image the model predicts (x0, through a linear latent→RGB projection
+   * fitted to the model's VAE; 1/8 of the image's width and height) every `previewEvery` steps and at the last.
+   */
+  onPreview?: (preview: ImagePreview) => void;
+  /** Default 1: every step. */
+  previewEvery?: number;
+}
+
+export interface ImagePreview {
+  step: number;
+  total: number;
+  image: RGBImage;
 }
 
 export interface EncodeOptions {
@@ -110,6 +127,7 @@ export class NucleusImage {
   private readonly prompts = new PromptCache();
   /** Low-memory mode, by image size: whether the decode runs with the transformer unloaded. */
   private readonly decodeAloneBySize = new Map<string, boolean>();
+  private projection?: Promise<FittedProjection>;
 
   private constructor(
     private readonly engine: LocalEngine,
@@ -202,6 +220,16 @@ export class NucleusImage {
     return this.engine.ensureResponsive(timeoutMs);
   }
 
+  /** The folder's image side (latent widths, pixels per token, scheduler); undefined when loaded to encode text only. */
+  get imageModel(): ModelFolder | undefined {
+    return this.imageFolder;
+  }
+
+  /** Whether the text encoder and the transformer are kept apart (LoadModelOptions.lowMemory). */
+  get lowMemory(): boolean {
+    return this.components.lowMemory;
+  }
+
   /** Whether text prompts work (a text encoder and tokenizer were loaded). */
   get acceptsText(): boolean {
     return this.formatter !== undefined;
@@ -288,6 +316,9 @@ export class NucleusImage {
   async generate(request: GenerateRequest, call: GenerateCallOptions = {}): Promise<ImageResult> {
     this.requireOpen();
     const options = resolveGenerateRequest(request);
+    if (call.previewEvery !== undefined && (!Number.isInteger(call.previewEvery) || call.previewEvery < 1)) {
+      throw new GenerateOptionsError(`previewEvery must be a whole number ≥ 1, not ${call.previewEvery}`);
+    }
     if (!this.imageFolder || !this.wanted.includes("transformer")) {
       throw new Error("the transformer was not loaded (options.load.components left it out): load it to generate images");
     }
@@ -300,8 +331,9 @@ export class NucleusImage {
     let result: GenerateResult;
     try {
       await this.components.ensure(IMAGE_COMPONENTS.filter((c) => this.wanted.includes(c)));
+      const onPrediction = call.onPreview ? await this.previewer(call.onPreview, call.previewEvery ?? 1) : undefined;
       result = await generate(this.engine.client, this.imageFolder, this.dtype!, options, {
-        ...call, formatter, onWarning, conditioning: async () => handles,
+        ...call, formatter, onWarning, onPrediction, conditioning: async () => handles,
         beforeDecode: async () => {
           if (await this.decodesAlone(options.width, options.height)) await this.components.unload(["transformer"]);
         },
@@ -327,6 +359,28 @@ export class NucleusImage {
       timings: { ...result.timings, loadMs, perStepMs: result.timings.stepsMs / options.steps },
       memory: { peakRssBytes: info.memory?.peakRssBytes ?? 0, mlxPeakBytes: info.memory?.peakBytes ?? 0 },
       metadata,
+    };
+  }
+
+  /**
+   * The latent→RGB projection of previews, fitted to this model's VAE (decoded through the engine once per VAE and
+   * kept in the cache folder; see preview/fit-projection.ts). Needs the VAE resident.
+   */
+  previewProjection(): Promise<FittedProjection> {
+    this.requireOpen();
+    if (!this.imageFolder) throw new Error("previews need the model's VAE");
+    this.projection ??= previewProjection(this.engine.client, this.imageFolder).catch((error: unknown) => {
+      this.projection = undefined;
+      throw error;
+    });
+    return this.projection;
+  }
+
+  private async previewer(onPreview: (preview: ImagePreview) => void, every: number): Promise<(step: StepPrediction) => void> {
+    const projection = await this.previewProjection();
+    return ({ step, total, latents, sigma, prediction, grid }) => {
+      if (step % every !== 0 && step !== total) return;
+      onPreview({ step, total, image: projectLatents(predictedClean(latents, prediction, sigma), grid, projection) });
     };
   }
 
@@ -368,8 +422,12 @@ export class NucleusImage {
     return alone;
   }
 
-  /** Weight-loading time not yet charged to a result: the first load (or restart), and reloads in low-memory mode. */
-  private takeLoadMs(): number {
+  /**
+   * Takes the weight-loading time not yet charged to a result (the first load or restart, reloads in low-memory
+   * mode): the next result's timings.loadMs leaves it out. A server calls it once loaded, so jobs show only what
+   * they made load.
+   */
+  takeLoadMs(): number {
     return this.components.takeLoadMs();
   }
 

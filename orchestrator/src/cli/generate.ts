@@ -23,6 +23,8 @@ import { loadOptions, loadProgressReporter, withModelOptions, withTransformerOpt
 import { limitFlag, seedList } from "./parsers.js";
 import { promptFrom, systemPromptOf, withPromptOptions } from "./prompt-options.js";
 import { Reporter } from "./reporter.js";
+import { runOnServer } from "./generate-remote.js";
+import { checkPreviewPath, encodePreviewPng, writePreview } from "../preview/preview-file.js";
 import { formatSummary, summaryJson } from "./summary.js";
 
 const defaultOf = (name: "steps" | "cfg" | "width" | "height") => GENERATION_LIMITS[name].default;
@@ -49,24 +51,26 @@ function declareGenerate(program: Command) {
     .option("--force", "overwrite existing output files")
     .option("--output-latents <file>", "also write the final packed latents (safetensors, key latents)")
     .option("--no-metadata", "write no generation parameters into the image")
+    .option("--preview <file>", "rewrite this PNG at every step with a preview of the image being made (1/8 of its size)")
+    .option("--server <address>", "send the job to a running `nucleus-image serve` (its gRPC address: unix:/path or host:port; default $NUCLEUS_SERVER) instead of starting an engine")
     .option("--json", "print one JSON object at the end (paths, seed, parameters, timings, peak memory)")
     .option("-q, --quiet", "print nothing but errors");
 }
 
 type GenerateCommand = ReturnType<typeof declareGenerate>;
-type GenerateFlags = ReturnType<GenerateCommand["opts"]>;
+export type GenerateFlags = ReturnType<GenerateCommand["opts"]>;
 
 export function registerGenerate(program: Command): void {
   declareGenerate(program).action(async (prompt, flags) => runGenerate(prompt, flags));
 }
 
 /** The flags with the parameters of --from-image filled in where the command line left them out. */
-async function withImageParameters(flags: GenerateFlags): Promise<{ flags: GenerateFlags; image?: ImageMetadata }> {
+async function withImageParameters(flags: GenerateFlags, remote: boolean): Promise<{ flags: GenerateFlags; image?: ImageMetadata }> {
   if (!flags.fromImage) return { flags };
   const image = await readImageParameters(flags.fromImage);
   const dtype = image.dtype === "float32" || image.dtype === "bfloat16" ? image.dtype : undefined;
   const model = flags.model ?? process.env.NUCLEUS_MODEL ?? (isHubId(image.model) ? image.model : undefined);
-  if (model === undefined) {
+  if (model === undefined && !remote) {
     throw new UsageError(`--from-image: the image was made with the model '${image.model}'; give it with --model`);
   }
   return {
@@ -81,16 +85,19 @@ async function withImageParameters(flags: GenerateFlags): Promise<{ flags: Gener
       cfg: flags.cfg ?? image.cfg,
       width: flags.width ?? image.width,
       height: flags.height ?? image.height,
-      quantize: flags.quantize ?? quantizationBitsOf(image.quantization),
-      textQuantize: flags.textQuantize ?? quantizationBitsOf(image.text_encoder_quantization),
-      dtype: flags.dtype ?? dtype,
+      ...(remote ? {} : {
+        quantize: flags.quantize ?? quantizationBitsOf(image.quantization),
+        textQuantize: flags.textQuantize ?? quantizationBitsOf(image.text_encoder_quantization),
+        dtype: flags.dtype ?? dtype,
+      }),
     },
   };
 }
 
 async function runGenerate(argument: string | undefined, given: GenerateFlags): Promise<void> {
   // Everything that can be checked before starting the engine is checked first, and nothing is written.
-  const { flags, image } = await withImageParameters(given);
+  const server = given.server ?? (process.env.NUCLEUS_SERVER || undefined);
+  const { flags, image } = await withImageParameters(given, server !== undefined);
   const reporter = new Reporter({ quiet: Boolean(flags.quiet) });
   const text = promptFrom(argument, flags) ?? (flags.promptEmbeds ? undefined : image?.prompt);
   if (text !== undefined && flags.promptEmbeds) throw new UsageError("give either a text prompt or --prompt-embeds, not both");
@@ -106,6 +113,7 @@ async function runGenerate(argument: string | undefined, given: GenerateFlags): 
   if (flags.seed && flags.seed.length > 1 && flags.count !== undefined && flags.count !== flags.seed.length) {
     throw new UsageError(`--count ${flags.count} does not match the ${flags.seed.length} seeds given`);
   }
+  if (server !== undefined) return runOnServer(server, text, flags, given, reporter);
 
   const model = resolveModel(flags.model, { revision: flags.revision });
   for (const note of model.notes) reporter.note(note);
@@ -129,6 +137,8 @@ async function runGenerate(argument: string | undefined, given: GenerateFlags): 
 
   const force = Boolean(flags.force);
   const { slots, format } = plannedOutputs(flags, options.latents ? undefined : options.seed!, force);
+  const preview = flags.preview === undefined ? undefined : checkPreviewPath(flags.preview, force);
+  let previewWrites = Promise.resolve();
   if (flags.metadata) {
     const texts = [options.prompt, negative, options.systemPrompt].map((text) => (typeof text === "string" ? text : undefined));
     checkMetadataFits(format, texts);
@@ -162,7 +172,11 @@ async function runGenerate(argument: string | undefined, given: GenerateFlags): 
     for (const slot of slots) {
       const result = await nucleus.generate({ ...options, seed: slot.seed }, {
         onProgress: (progress) => reporter.update(progress), signal: abort.signal, onWarning: (message) => reporter.warn(message),
+        onPreview: preview === undefined ? undefined : ({ image }) => {
+          previewWrites = previewWrites.then(async () => writePreview(preview, await encodePreviewPng(image)));
+        },
       });
+      await previewWrites;
       reporter.done();
       const files = [{ path: slot.image, bytes: await encodeImage(result.image, format, { quality: flags.quality, metadata: metadataOf(result, flags) }) }];
       if (slot.latents) {
@@ -191,7 +205,7 @@ async function runGenerate(argument: string | undefined, given: GenerateFlags): 
   }
 }
 
-interface OutputSlot {
+export interface OutputSlot {
   seed?: number;
   image: string;
   latents?: string;
@@ -201,7 +215,7 @@ interface OutputSlot {
  * Every file the run will write, checked before the engine starts: one image (and latents file) per seed, named
  * by -o (a {seed}/{index} template for several).
  */
-function plannedOutputs(flags: GenerateFlags, firstSeed: number | undefined, force: boolean): { slots: OutputSlot[]; format: ImageFormat } {
+export function plannedOutputs(flags: GenerateFlags, firstSeed: number | undefined, force: boolean): { slots: OutputSlot[]; format: ImageFormat } {
   if (firstSeed === undefined && (flags.count ?? 1) > 1) throw new UsageError("--latents makes one image: leave out --count");
   let seeds: (number | undefined)[];
   try {

@@ -12,6 +12,7 @@ import { registerEngine } from "./engine.js";
 import { reportError } from "./errors.js";
 import { registerGenerate } from "./generate.js";
 import { registerInfo } from "./info.js";
+import { registerServe } from "./serve.js";
 
 const version = (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
 
@@ -30,5 +31,6 @@ registerEncode(program);
 registerConvert(program);
 registerEngine(program);
 registerInfo(program);
+registerServe(program);
 
 program.parseAsync(process.argv).catch(reportError);

@@ -4,7 +4,10 @@ import { formatBytes } from "../format.js";
 import type { ImageResult } from "../nucleus-image.js";
 import { formatDuration } from "./reporter.js";
 
-export function formatSummary(paths: string[], result: ImageResult): string {
+/** What the summary reads from a result (a local ImageResult, or what a server sent). */
+export type RunResult = Pick<ImageResult, "metadata" | "timings" | "memory">;
+
+export function formatSummary(paths: string[], result: RunResult): string {
   const { metadata, timings, memory } = result;
   const seed = metadata.seed === undefined ? "" : `, seed ${metadata.seed}`;
   return [
@@ -17,10 +20,10 @@ export function formatSummary(paths: string[], result: ImageResult): string {
 }
 
 /** One JSON object for the whole run: every path and seed, the first image's parameters, timings and peaks. */
-export function summaryJson(images: { paths: string[]; result: ImageResult }[]): Record<string, unknown> {
+export function summaryJson(images: { paths: string[]; result: RunResult }[]): Record<string, unknown> {
   const round = (ms: number) => Math.round(ms * 10) / 10;
   const results = images.map((image) => image.result);
-  const sum = (pick: (result: ImageResult) => number) => results.reduce((total, result) => total + pick(result), 0);
+  const sum = (pick: (result: RunResult) => number) => results.reduce((total, result) => total + pick(result), 0);
   const steps = sum((result) => result.metadata.steps);
   return {
     paths: images.flatMap((image) => image.paths),

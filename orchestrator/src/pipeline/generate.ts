@@ -72,8 +72,21 @@ export function modelTimestep(timestep: number, dtype: ModelDType): number {
   return dtype === "bfloat16" ? roundBFloat16(roundBFloat16(timestep) / 1000) : Math.fround(Math.fround(timestep) / 1000);
 }
 
+/** One step's state before its Euler update: for previews of the predicted clean image (preview/latent-preview.ts). */
+export interface StepPrediction {
+  step: number;
+  total: number;
+  /** The packed latents x_σ the step started from, σ, and the (guided) model output in diffusers' sign. */
+  latents: Float32Array;
+  sigma: number;
+  prediction: Float32Array;
+  grid: { height: number; width: number };
+}
+
 export interface GenerateEvents {
   onProgress?: (progress: StepProgress) => void;
+  /** Sees each step's latents and prediction before the Euler update (called before onProgress). */
+  onPrediction?: (step: StepPrediction) => void;
   signal?: AbortSignal;
   /** Called when a text prompt is longer than the 1024 tokens the pipeline keeps. */
   onWarning?: (message: string) => void;
@@ -164,6 +177,7 @@ export async function generate(
       const prediction = useCfg
         ? guidedPrediction(predictions[0]!, predictions[1]!, options.cfg, channels, round)
         : predictions[0]!;
+      events.onPrediction?.({ step: step + 1, total: options.steps, latents, sigma: schedule.sigmas[step]!, prediction, grid });
       latents = eulerStep(latents, prediction, schedule.sigmas[step]!, schedule.sigmas[step + 1]!, round);
       const elapsedMs = performance.now() - stepsStarted;
       events.onProgress?.({

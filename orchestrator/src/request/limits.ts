@@ -22,6 +22,7 @@ export const GENERATION_LIMITS = {
   seed: { min: 0, max: 4294967295, integer: true, what: "seed for the initial noise" },
   count: { default: 1, min: 1, max: 64, integer: true, what: "number of images" },
   quality: { default: 90, min: 1, max: 100, integer: true, what: "JPEG/WebP quality" },
+  previewEvery: { default: 0, min: 0, max: 1000, integer: true, what: "steps between previews (0: none)" },
 } as const satisfies Record<string, NumberLimit>;
 
 export type LimitName = keyof typeof GENERATION_LIMITS;
