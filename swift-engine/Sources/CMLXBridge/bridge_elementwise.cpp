@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "bridge_internal.hpp"
+#include "kernel_elementwise_op.hpp"
 
 namespace mx = mlx::core;
 
@@ -19,8 +20,8 @@ mx::array apply_unary(mlxb_unary_op op, const mx::array &a) {
     case MLXB_SQRT: return mx::sqrt(a);
     case MLXB_RSQRT: return mx::rsqrt(a);
     case MLXB_TANH: return mx::tanh(a);
-    case MLXB_SIGMOID: return mx::sigmoid(a);
-    case MLXB_SILU: return mx::multiply(a, mx::sigmoid(a));  // MLX's C++ API has no silu
+    case MLXB_SIGMOID: return nucleus::kernels::sigmoid(a);
+    case MLXB_SILU: return nucleus::kernels::silu(a);
     case MLXB_SIN: return mx::sin(a);
     case MLXB_COS: return mx::cos(a);
     case MLXB_ABS: return mx::abs(a);

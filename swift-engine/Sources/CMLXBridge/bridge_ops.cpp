@@ -2,6 +2,8 @@
 #include <stdexcept>
 
 #include "bridge_internal.hpp"
+#include "kernel_attention_op.hpp"
+#include "kernel_matmul_op.hpp"
 
 namespace mx = mlx::core;
 
@@ -13,11 +15,11 @@ using mlxb::wrap;
 extern "C" {
 
 int mlxb_matmul(mlxb_array a, mlxb_array b, mlxb_array *out) {
-  return guarded([&] { *out = wrap(mx::matmul(unwrap(a), unwrap(b))); });
+  return guarded([&] { *out = wrap(nucleus::kernels::matmul(unwrap(a), unwrap(b))); });
 }
 
 int mlxb_addmm(mlxb_array c, mlxb_array a, mlxb_array b, float alpha, float beta, mlxb_array *out) {
-  return guarded([&] { *out = wrap(mx::addmm(unwrap(c), unwrap(a), unwrap(b), alpha, beta)); });
+  return guarded([&] { *out = wrap(nucleus::kernels::addmm(unwrap(c), unwrap(a), unwrap(b), alpha, beta)); });
 }
 
 int mlxb_softmax(mlxb_array a, int axis, int precise, mlxb_array *out) {
@@ -46,8 +48,8 @@ int mlxb_scaled_dot_product_attention(mlxb_array q, mlxb_array k, mlxb_array v, 
         break;
       default: throw std::invalid_argument("unknown attention mask mode");
     }
-    *out = wrap(mx::fast::scaled_dot_product_attention(unwrap(q, "queries"), unwrap(k, "keys"), unwrap(v, "values"),
-                                                       scale, mask_mode, mask_array));
+    *out = wrap(nucleus::kernels::scaled_dot_product_attention(unwrap(q, "queries"), unwrap(k, "keys"),
+                                                                 unwrap(v, "values"), scale, mask_mode, mask_array));
   });
 }
 

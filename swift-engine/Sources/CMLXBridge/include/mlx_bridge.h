@@ -199,6 +199,16 @@ int mlxb_gather_qmm(mlxb_array x, mlxb_array w, mlxb_array scales, mlxb_array bi
                     mlxb_array rhs_indices, int transpose, int group_size, int bits, int sorted_indices,
                     mlxb_array *out);
 
+// --- our own CPU kernels (CPU backend; see kernel_cpu.hpp) ---
+// The variant new operations use: "mlx" (MLX's built-in operations), "portable", "avx2" or "avx512".
+const char *mlxb_cpu_kernels(void);
+// The best variant this CPU supports.
+const char *mlxb_cpu_kernels_best(void);
+// Selects a variant by name ("auto" = the best supported); fails for unknown names and unsupported variants.
+int mlxb_cpu_kernels_select(const char *name);
+// Threads the kernels run on (NUCLEUS_CPU_THREADS, else the CPUs this process may use).
+int mlxb_cpu_kernel_threads(void);
+
 // --- safetensors files ---
 typedef struct mlxb_tensor_file_s *mlxb_tensor_file;
 // Lazy: tensors are read from disk when evaluated.
