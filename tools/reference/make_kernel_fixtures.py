@@ -14,7 +14,9 @@ entry sets the score to the lowest float32, so a row with no visible key average
 there); "causal" lets query i see keys j <= i + S - L.
 Ops: matrix products in every layout the matmul kernel meets (a Linear layer's x @ Wᵀ with and without bias,
 batched and broadcast batches, a transposed left operand, one row against many columns, sizes that split into
-several blocks) and sigmoid / silu over values from −100 to 100 in lengths that leave partial vectors.
+several blocks), sigmoid / silu over values from −100 to 100 in lengths that leave partial vectors, arithmetic
+with every broadcast pattern the models use, layer / RMS norms with and without weights, gathers (rows with
+repeats, a permutation of the last axis, negative indices) and scatter-adds of rows with repeated indices.
 Run with the reference environment:  .deps/reference-python/bin/python tools/reference/make_kernel_fixtures.py
 """
 
@@ -159,6 +161,40 @@ put("unary", x=values, sigmoid=1 / (1 + np.exp(-vd)), silu=vd / (1 + np.exp(-vd)
 grid = normal(33, 29)
 gd = grid.astype(np.float64)
 put("unary_views", x=grid, silu_transposed=(gd / (1 + np.exp(-gd))).T, silu_every_other_column=(gd / (1 + np.exp(-gd)))[:, ::2])
+
+a, b = normal(2, 5, 37), normal(2, 1, 37)
+ad, bd = a.astype(np.float64), b.astype(np.float64)
+put("binary", a=a, b=b, column=normal(2, 5, 1), add=ad + bd, subtract=ad - bd, multiply=ad * bd, divide=ad / bd,
+    scalar_times=ad * 2.5, a_transposed_plus_a=np.swapaxes(ad, 1, 2) + np.swapaxes(ad, 1, 2))
+put("binary", column_times=ad * ops["binary/column"].astype(np.float64))
+big, big_rows = normal(300, 257), normal(257)
+put("binary", big=big, big_rows=big_rows, big_sum=big.astype(np.float64) + big_rows.astype(np.float64))
+
+x, w, bias = normal(3, 7, 200), normal(200), normal(200)
+xd = x.astype(np.float64)
+mu = xd.mean(-1, keepdims=True)
+var = ((xd - mu) ** 2).mean(-1, keepdims=True)
+plain = (xd - mu) / np.sqrt(var + 1e-6)
+rms = xd / np.sqrt((xd ** 2).mean(-1, keepdims=True) + 1e-6)
+put("norms", x=x, w=w, bias=bias, layer_plain=plain, layer_affine=plain * w + bias, rms=rms * w, rms_plain=rms)
+odd = normal(5, 37)
+od = odd.astype(np.float64)
+put("norms", odd=odd, odd_layer=(od - od.mean(-1, keepdims=True)) / np.sqrt(od.var(-1, keepdims=True) + 1e-5),
+    odd_columns_rms=(od.T / np.sqrt((od.T ** 2).mean(-1, keepdims=True) + 1e-5)))
+
+table = normal(50, 40)
+rows = rng.integers(0, 50, size=300).astype(np.uint32)  # with repeats
+partner = (np.arange(64) ^ 1).astype(np.uint32)
+cube = normal(4, 9, 64)
+signed = np.array([-1, 0, 5, -9, 8, 3], dtype=np.int32)
+put("take", table=table, rows=rows, rows_out=table[rows], cube=cube, partner=partner,
+    partner_out=cube[..., partner], signed=signed, signed_out=np.take(cube, signed, axis=1))
+base, updates = normal(50, 40), normal(300, 1, 40)
+added = base.astype(np.float64).copy()
+np.add.at(added, rows, updates[:, 0].astype(np.float64))
+counts = np.zeros(50)
+np.add.at(counts, rows, 1.0)
+put("scatter", base=base, updates=updates, out=added, counts=counts)
 
 save_file(ops, str(FOLDER / "ops.safetensors"))
 print(f"wrote {len(ops)} tensors to {FOLDER / 'ops.safetensors'}")

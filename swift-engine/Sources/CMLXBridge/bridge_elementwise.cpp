@@ -32,7 +32,20 @@ mx::array apply_unary(mlxb_unary_op op, const mx::array &a) {
   throw std::invalid_argument("unknown unary op " + std::to_string(static_cast<int>(op)));
 }
 
+// Arithmetic that our CPU kernels may take (float32 on the CPU), else MLX's.
+std::optional<mx::array> our_binary(mlxb_binary_op op, const mx::array &a, const mx::array &b) {
+  namespace k = nucleus::kernels;
+  switch (op) {
+    case MLXB_ADD: return k::try_binary(k::BinaryOp::add, a, b);
+    case MLXB_SUBTRACT: return k::try_binary(k::BinaryOp::subtract, a, b);
+    case MLXB_MULTIPLY: return k::try_binary(k::BinaryOp::multiply, a, b);
+    case MLXB_DIVIDE: return k::try_binary(k::BinaryOp::divide, a, b);
+    default: return std::nullopt;
+  }
+}
+
 mx::array apply_binary(mlxb_binary_op op, const mx::array &a, const mx::array &b) {
+  if (auto ours = our_binary(op, a, b)) return *ours;
   switch (op) {
     case MLXB_ADD: return mx::add(a, b);
     case MLXB_SUBTRACT: return mx::subtract(a, b);

@@ -3,6 +3,7 @@
 
 #include "bridge_internal.hpp"
 #include "kernel_attention_op.hpp"
+#include "kernel_elementwise_op.hpp"
 #include "kernel_matmul_op.hpp"
 
 namespace mx = mlx::core;
@@ -27,11 +28,23 @@ int mlxb_softmax(mlxb_array a, int axis, int precise, mlxb_array *out) {
 }
 
 int mlxb_layer_norm(mlxb_array x, mlxb_array weight, mlxb_array bias, float eps, mlxb_array *out) {
-  return guarded([&] { *out = wrap(mx::fast::layer_norm(unwrap(x), optional(weight), optional(bias), eps)); });
+  return guarded([&] {
+    if (auto ours = nucleus::kernels::try_layer_norm(unwrap(x), optional(weight), optional(bias), eps)) {
+      *out = wrap(*ours);
+    } else {
+      *out = wrap(mx::fast::layer_norm(unwrap(x), optional(weight), optional(bias), eps));
+    }
+  });
 }
 
 int mlxb_rms_norm(mlxb_array x, mlxb_array weight, float eps, mlxb_array *out) {
-  return guarded([&] { *out = wrap(mx::fast::rms_norm(unwrap(x), optional(weight), eps)); });
+  return guarded([&] {
+    if (auto ours = nucleus::kernels::try_rms_norm(unwrap(x), optional(weight), eps)) {
+      *out = wrap(*ours);
+    } else {
+      *out = wrap(mx::fast::rms_norm(unwrap(x), optional(weight), eps));
+    }
+  });
 }
 
 int mlxb_scaled_dot_product_attention(mlxb_array q, mlxb_array k, mlxb_array v, float scale, mlxb_mask_mode mode,

@@ -21,10 +21,10 @@ struct AttentionArgs {
   const float *q = nullptr;  // [B, Hq, L, D]
   const float *k = nullptr;  // [B, Hkv, S, D]
   const float *v = nullptr;  // [B, Hkv, S, Dv]
-  float *out = nullptr;      // [B, Hq, L, Dv], contiguous
+  float *out = nullptr;      // [B, Hq, L, Dv]
   int batch = 0, q_heads = 0, kv_heads = 0, q_len = 0, kv_len = 0, head_dim = 0, value_dim = 0;
   // Element strides of the batch, head and row axes; the last axis of q, k and v is contiguous.
-  int64_t q_strides[3] = {}, k_strides[3] = {}, v_strides[3] = {};
+  int64_t q_strides[3] = {}, k_strides[3] = {}, v_strides[3] = {}, out_strides[3] = {};
   float scale = 1;
   MaskKind mask_kind = MaskKind::none;
   // MaskKind::boolean: bytes (0 = masked); MaskKind::additive: floats. Strides of [B, Hq, L, S] (0 = broadcast).

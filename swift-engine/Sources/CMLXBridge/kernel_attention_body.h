@@ -263,16 +263,18 @@ void attend_block(const AttentionArgs &a, const Plan &p, const float *packed, Wo
 
   const float *v = a.v + b * a.v_strides[0] + g * a.v_strides[1];
   const int64_t ldv = a.v_strides[2];
-  float *out = a.out + (static_cast<size_t>(b * a.q_heads + h) * a.q_len + i0) * dv;
+  const int64_t ldo = a.out_strides[2];
+  float *out = a.out + b * a.out_strides[0] + h * a.out_strides[1] + static_cast<int64_t>(i0) * ldo;
   for (int r0 = 0; r0 < padded; r0 += MP) {
     const bool whole = r0 + MP <= rows;
-    float *o = whole ? out + static_cast<size_t>(r0) * dv : w.o;
+    float *o = whole ? out + r0 * ldo : w.o;
+    const int64_t ld_tile = whole ? ldo : dv;
     const float *pr = w.s + static_cast<size_t>(r0) * p.ld;
     int c = 0;
-    for (; c + NV * W <= dv; c += NV * W) output_tile<NV>(pr, p.ld, v + c, ldv, keys, w.inv + r0, o + c, dv);
-    for (; c < dv; c += W) output_tile<1>(pr, p.ld, v + c, ldv, keys, w.inv + r0, o + c, dv);
+    for (; c + NV * W <= dv; c += NV * W) output_tile<NV>(pr, p.ld, v + c, ldv, keys, w.inv + r0, o + c, ld_tile);
+    for (; c < dv; c += W) output_tile<1>(pr, p.ld, v + c, ldv, keys, w.inv + r0, o + c, ld_tile);
     if (!whole) {
-      for (int r = r0; r < rows; r++) std::memcpy(out + static_cast<size_t>(r) * dv, w.o + (r - r0) * dv, dv * sizeof(float));
+      for (int r = r0; r < rows; r++) std::memcpy(out + r * ldo, w.o + (r - r0) * dv, dv * sizeof(float));
     }
   }
 }

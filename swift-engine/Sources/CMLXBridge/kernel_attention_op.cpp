@@ -57,7 +57,11 @@ class CpuAttention : public mx::UnaryPrimitive {
     const mx::array q = with_unit_last_stride(inputs[0], stream(), temporaries);
     const mx::array k = with_unit_last_stride(inputs[1], stream(), temporaries);
     const mx::array v = with_unit_last_stride(inputs[2], stream(), temporaries);
-    out.set_data(mx::allocator::malloc(out.nbytes()));
+    // The output is laid out [B, L, Hq, Dv] in memory (strides say [B, Hq, L, Dv]): the models transpose it back to
+    // [B, L, Hq·Dv] next, which is then a free reshape instead of a copy.
+    const int64_t heads = out.shape(1), length = out.shape(2), width = out.shape(3);
+    mx::Strides strides = {length * heads * width, width, heads * width, 1};
+    out.set_data(mx::allocator::malloc(out.nbytes()), out.size(), strides, dense_flags(out.shape(), strides));
 
     AttentionArgs args;
     args.q = q.data<float>();
@@ -75,6 +79,7 @@ class CpuAttention : public mx::UnaryPrimitive {
       args.q_strides[axis] = q.strides()[axis];
       args.k_strides[axis] = k.strides()[axis];
       args.v_strides[axis] = v.strides()[axis];
+      args.out_strides[axis] = strides[axis];
     }
     args.scale = scale_;
     args.mask_kind = mask_;

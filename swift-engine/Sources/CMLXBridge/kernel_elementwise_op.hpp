@@ -1,5 +1,8 @@
-// The bridge's sigmoid and silu: ours (vectorised exp, our threads) on the CPU for float32, MLX's everywhere else.
+// The bridge's elementwise operations and row norms: ours (vectorised, on our threads) on the CPU for float32,
+// MLX's everywhere else.
 #pragma once
+
+#include <optional>
 
 #include "kernel_elementwise.hpp"
 #include "mlx/mlx.h"
@@ -8,5 +11,12 @@ namespace nucleus::kernels {
 
 mlx::core::array sigmoid(const mlx::core::array &x);
 mlx::core::array silu(const mlx::core::array &x);
+
+// Ours, or nullopt when the operation is not ours to run (the caller then uses MLX's).
+std::optional<mlx::core::array> try_binary(BinaryOp op, const mlx::core::array &a, const mlx::core::array &b);
+std::optional<mlx::core::array> try_layer_norm(const mlx::core::array &x, const std::optional<mlx::core::array> &weight,
+                                               const std::optional<mlx::core::array> &bias, float eps);
+std::optional<mlx::core::array> try_rms_norm(const mlx::core::array &x, const std::optional<mlx::core::array> &weight,
+                                             float eps);
 
 }  // namespace nucleus::kernels

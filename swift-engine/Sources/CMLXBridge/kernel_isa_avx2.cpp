@@ -34,9 +34,11 @@ namespace nucleus::kernels::avx2 {
 #endif
 
 #else
+// Not x86-64: this variant is never selected (best_supported() says portable); the portable operations fill in
+// so that the symbols exist.
 namespace nucleus::kernels::avx2 {
-std::size_t attention_scratch_bytes(const AttentionArgs &) { throw std::logic_error("AVX2 kernels need x86-64"); }
-void unary(UnaryOp, const float *, float *, int64_t) { throw std::logic_error("AVX2 kernels need x86-64"); }
-void attention(const AttentionArgs &) { throw std::logic_error("AVX2 kernels need x86-64"); }
+#include "kernel_simd_portable.h"
+#include "kernel_attention_body.h"
+#include "kernel_elementwise_body.h"
 }  // namespace nucleus::kernels::avx2
 #endif

@@ -23,6 +23,23 @@ int64_t strided_offset(int64_t index, const mx::Shape &shape, const mx::Strides 
   return offset;
 }
 
+mx::array::Flags dense_flags(const mx::Shape &shape, const mx::Strides &strides) {
+  mx::array::Flags flags;
+  flags.contiguous = true;
+  bool row = true, column = true;
+  const int n = static_cast<int>(shape.size());
+  for (int i = 0; i < n; i++) {
+    if (shape[i] == 1) continue;
+    int64_t row_expected = i + 1 < n ? static_cast<int64_t>(shape[i + 1]) * strides[i + 1] : 1;
+    int64_t column_expected = i > 0 ? static_cast<int64_t>(shape[i - 1]) * strides[i - 1] : 1;
+    row = row && strides[i] == row_expected;
+    column = column && strides[i] == column_expected;
+  }
+  flags.row_contiguous = row;
+  flags.col_contiguous = column;
+  return flags;
+}
+
 mx::array contiguous_copy(const mx::array &x, mx::Stream stream, std::vector<mx::array> &temporaries) {
   mx::array copy(x.shape(), x.dtype(), nullptr, {});
   copy.set_data(mx::allocator::malloc(copy.nbytes()));

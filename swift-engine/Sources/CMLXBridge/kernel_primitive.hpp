@@ -19,6 +19,9 @@ bool runs_on_our_kernels(mlx::core::Stream stream, std::initializer_list<const m
 mlx::core::array contiguous_copy(const mlx::core::array &x, mlx::core::Stream stream,
                                  std::vector<mlx::core::array> &temporaries);
 
+// MLX's flags for a dense buffer (no gaps) viewed with `strides`.
+mlx::core::array::Flags dense_flags(const mlx::core::Shape &shape, const mlx::core::Strides &strides);
+
 // Element offset of flat index `index` over `shape` laid out with `strides` (0 = broadcast).
 int64_t strided_offset(int64_t index, const mlx::core::Shape &shape, const mlx::core::Strides &strides, int axes);
 

@@ -61,4 +61,61 @@ final class KernelOpsTests: XCTestCase {
         "\(variant) silu of a strided view")
     }
   }
+
+  func testArithmeticWithBroadcasting() throws {
+    let f = Self.f
+    try forEveryVariant { variant in
+      let (a, b) = (try f("binary/a"), try f("binary/b"))
+      try assertClose(a + b, f("binary/add"), atol: 1e-6, rtol: 1e-6, "\(variant) add, row broadcast")
+      try assertClose(a - b, f("binary/subtract"), atol: 1e-6, rtol: 1e-6, "\(variant) subtract")
+      try assertClose(a * b, f("binary/multiply"), atol: 1e-6, rtol: 1e-6, "\(variant) multiply")
+      try assertClose(a / b, f("binary/divide"), atol: 1e-5, rtol: 1e-5, "\(variant) divide")
+      try assertClose(a * 2.5, f("binary/scalar_times"), atol: 1e-6, rtol: 1e-6, "\(variant) times a scalar")
+      try assertClose(a * f("binary/column"), f("binary/column_times"), atol: 1e-6, rtol: 1e-6, "\(variant) column broadcast")
+      let t = try a.transposed(0, 2, 1)
+      try assertClose(t + t, f("binary/a_transposed_plus_a"), atol: 1e-6, rtol: 1e-6, "\(variant) transposed views")
+      try assertClose(f("binary/big") + f("binary/big_rows"), f("binary/big_sum"), atol: 1e-6, rtol: 1e-6, "\(variant) many rows")
+      // A chain whose intermediates can be overwritten in place.
+      try assertClose((a * 1.0 + b) - b + b, f("binary/add"), atol: 1e-5, rtol: 1e-5, "\(variant) chain")
+    }
+  }
+
+  func testLayerAndRMSNorms() throws {
+    let f = Self.f
+    try forEveryVariant { variant in
+      let x = try f("norms/x")
+      try assertClose(MLXFast.layerNorm(x, eps: 1e-6), f("norms/layer_plain"), atol: 1e-5, rtol: 1e-5, "\(variant) layer norm")
+      try assertClose(
+        MLXFast.layerNorm(x, weight: f("norms/w"), bias: f("norms/bias"), eps: 1e-6), f("norms/layer_affine"), atol: 1e-5,
+        rtol: 1e-5, "\(variant) affine layer norm")
+      try assertClose(MLXFast.rmsNorm(x, weight: f("norms/w"), eps: 1e-6), f("norms/rms"), atol: 1e-5, rtol: 1e-5, "\(variant) RMS norm")
+      try assertClose(MLXFast.rmsNorm(x, weight: nil, eps: 1e-6), f("norms/rms_plain"), atol: 1e-5, rtol: 1e-5, "\(variant) plain RMS norm")
+      let odd = try f("norms/odd")
+      try assertClose(MLXFast.layerNorm(odd, eps: 1e-5), f("norms/odd_layer"), atol: 1e-5, rtol: 1e-5, "\(variant) odd width")
+      try assertClose(
+        MLXFast.rmsNorm(odd.transposed(), weight: nil, eps: 1e-5), f("norms/odd_columns_rms"), atol: 1e-5, rtol: 1e-5,
+        "\(variant) RMS norm of a transposed view")
+    }
+  }
+
+  func testGathersAndScatterAdds() throws {
+    let f = Self.f
+    try forEveryVariant { variant in
+      try assertClose(f("take/table").take(f("take/rows"), axis: 0), f("take/rows_out"), atol: 0, "\(variant) rows")
+      try assertClose(f("take/cube").take(f("take/partner"), axis: -1), f("take/partner_out"), atol: 0, "\(variant) last axis")
+      try assertClose(f("take/cube").take(f("take/signed"), axis: 1), f("take/signed_out"), atol: 0, "\(variant) negative indices")
+      let rows = try f("take/rows")
+      try assertClose(
+        f("scatter/base").scatterAdd(indices: [rows], updates: f("scatter/updates"), axes: [0]), f("scatter/out"),
+        atol: 1e-5, rtol: 1e-5, "\(variant) rows with repeats")
+      let ones = try MLXArray.ones([300, 1])
+      try assertClose(
+        MLXArray.zeros([50]).scatterAdd(indices: [rows], updates: ones, axes: [0]), f("scatter/counts"), atol: 0,
+        "\(variant) counts")
+      // An intermediate result as the base (its buffer may be reused in place).
+      try assertClose(
+        (f("scatter/base") * 1.0).scatterAdd(indices: [rows], updates: f("scatter/updates"), axes: [0]), f("scatter/out"),
+        atol: 1e-5, rtol: 1e-5, "\(variant) onto an intermediate")
+    }
+  }
 }
