@@ -16,7 +16,8 @@ Ops: matrix products in every layout the matmul kernel meets (a Linear layer's x
 batched and broadcast batches, a transposed left operand, one row against many columns, sizes that split into
 several blocks), sigmoid / silu over values from −100 to 100 in lengths that leave partial vectors, arithmetic
 with every broadcast pattern the models use, layer / RMS norms with and without weights, gathers (rows with
-repeats, a permutation of the last axis, negative indices) and scatter-adds of rows with repeated indices.
+repeats, a permutation of the last axis, negative indices), scatter-adds of rows with repeated indices, and the
+rotary embedding of interleaved pairs.
 Run with the reference environment:  .deps/reference-python/bin/python tools/reference/make_kernel_fixtures.py
 """
 
@@ -141,9 +142,9 @@ def product(a, b):
 
 x, w, bias = normal(2, 37, 48), normal(40, 48), normal(40)
 put("linear", x=x, w=w, bias=bias, out=product(x, w.T), out_bias=product(x, w.T) + bias)
-a, b = normal(5, 19, 24), normal(5, 24, 33)
+a, b = normal(5, 9, 24), normal(5, 24, 33)
 put("batched", a=a, b=b, out=product(a, b))
-a, b = normal(3, 1, 7, 16), normal(1, 4, 16, 9)
+a, b = normal(3, 1, 11, 16), normal(1, 4, 16, 9)
 put("broadcast_batch", a=a, b=b, out=product(a, b))
 a_t, b = normal(24, 150), normal(24, 21)
 put("transposed_left", a_t=a_t, b=b, out=product(a_t.T, b))
@@ -151,6 +152,9 @@ a, b, w = normal(1, 64), normal(64, 300), normal(300, 64)
 put("one_row", a=a, b=b, w=w, out=product(a, b), out_w=product(a, w.T))
 a, b, c = normal(300, 70), normal(70, 130), normal(300, 130)
 put("blocks", a=a, b=b, c=c, out=product(a, b), addmm=2.0 * c.astype(np.float64) + 0.5 * product(a, b))
+# Few rows take the direct kernel, not BLAS: these leave 1 to 5 rows after its 6-row tiles (with the cases above).
+a, b, c, two = normal(22, 30), normal(30, 70), normal(22, 70), normal(2, 30)
+put("few_rows", a=a, b=b, c=c, two=two, addmm=1.5 * c.astype(np.float64) - 0.25 * product(a, b), two_out=product(two, b))
 row, a = normal(1, 11), normal(6, 20)
 put("broadcast_rows", a=a, row=row, out=product(a, np.broadcast_to(row, (20, 11))))
 
@@ -195,6 +199,12 @@ np.add.at(added, rows, updates[:, 0].astype(np.float64))
 counts = np.zeros(50)
 np.add.at(counts, rows, 1.0)
 put("scatter", base=base, updates=updates, out=added, counts=counts)
+
+for width in (64, 20):
+    x, cos, sin = normal(2, 5, 3, width), normal(5, 1, width), normal(5, 1, width)
+    xd = x.astype(np.float64)
+    swapped = xd[..., np.arange(width) ^ 1]
+    put(f"rotate_{width}", x=x, cos=cos, sin=sin, out=xd * cos + swapped * sin, x_bhsd=np.swapaxes(x, 1, 2))
 
 save_file(ops, str(FOLDER / "ops.safetensors"))
 print(f"wrote {len(ops)} tensors to {FOLDER / 'ops.safetensors'}")

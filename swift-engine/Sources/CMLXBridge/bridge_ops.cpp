@@ -47,6 +47,10 @@ int mlxb_rms_norm(mlxb_array x, mlxb_array weight, float eps, mlxb_array *out) {
   });
 }
 
+int mlxb_rotate_pairs(mlxb_array x, mlxb_array cos, mlxb_array sin, mlxb_array *out) {
+  return guarded([&] { *out = wrap(nucleus::kernels::rotate_pairs(unwrap(x), unwrap(cos, "cos"), unwrap(sin, "sin"))); });
+}
+
 int mlxb_scaled_dot_product_attention(mlxb_array q, mlxb_array k, mlxb_array v, float scale, mlxb_mask_mode mode,
                                       mlxb_array mask, mlxb_array *out) {
   return guarded([&] {

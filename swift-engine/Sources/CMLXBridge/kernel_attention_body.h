@@ -2,12 +2,6 @@
 // portable). Included by kernel_attention_<isa>.cpp inside namespace nucleus::kernels::<isa>, within a region
 // compiled for that instruction set; everything here is private to that namespace. See kernel_attention.hpp.
 
-#if defined(__clang__)
-#define NUCLEUS_UNROLL _Pragma("clang loop unroll(full)")
-#else
-#define NUCLEUS_UNROLL
-#endif
-
 namespace {
 
 using reg = Vec::reg;
@@ -304,5 +298,3 @@ void attention(const AttentionArgs &a) {
     attend_block(a, p, packed, w, bh / a.q_heads, bh % a.q_heads, block);
   });
 }
-
-#undef NUCLEUS_UNROLL

@@ -138,3 +138,14 @@ void rms_norm(const float *x, int64_t ld, float *y, int64_t rows, int64_t n, con
     row_affine(row, y + r * n, n, 0.0f, 1.0f / std::sqrt(mean_square + eps), w, nullptr);
   }
 }
+
+void rotate_pairs(const float *x, const float *c, const float *s, float *out, int64_t n) {
+  int64_t i = 0;
+  if constexpr (Vec::width >= 2) {
+    for (; i + Vec::width <= n; i += Vec::width) {
+      Vec::reg v = Vec::load(x + i);
+      Vec::store(out + i, Vec::fmadd(Vec::swap_pairs(v), Vec::load(s + i), Vec::mul(v, Vec::load(c + i))));
+    }
+  }
+  for (; i < n; i++) out[i] = x[i] * c[i] + x[i ^ 1] * s[i];
+}

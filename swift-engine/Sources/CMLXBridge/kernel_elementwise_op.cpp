@@ -30,6 +30,14 @@ void run_binary(Isa isa, BinaryOp op, const float *a, int64_t as, const float *b
   }
 }
 
+void run_rotate(Isa isa, const float *x, const float *c, const float *s, float *out, int64_t n) {
+  switch (isa) {
+    case Isa::avx512: avx512::rotate_pairs(x, c, s, out, n); break;
+    case Isa::avx2: avx2::rotate_pairs(x, c, s, out, n); break;
+    default: portable::rotate_pairs(x, c, s, out, n); break;
+  }
+}
+
 void run_norm(Isa isa, bool layer, const float *x, int64_t ld, float *y, int64_t rows, int64_t n, const float *w,
               const float *b, float eps) {
   switch (isa) {
@@ -249,6 +257,54 @@ std::optional<mx::array> unary(UnaryOp op, const mx::array &x) {
   return mx::array(x.shape(), mx::float32, std::make_shared<CpuUnary>(stream, op, selected()), {x});
 }
 
+// x · cos + swap_pairs(x) · sin with cos and sin broadcast to x (a rotary embedding of interleaved pairs).
+class CpuRotatePairs : public mx::UnaryPrimitive {
+ public:
+  CpuRotatePairs(mx::Stream stream, Isa isa) : mx::UnaryPrimitive(stream), isa_(isa) {}
+
+  void eval_cpu(const std::vector<mx::array> &inputs, mx::array &out) override {
+    std::vector<mx::array> temporaries;
+    std::vector<mx::array> views;
+    for (const mx::array &input : inputs) {
+      views.push_back(input.strides().back() == 1 ? input : contiguous_copy(input, stream(), temporaries));
+    }
+    out.set_data(mx::allocator::malloc(out.nbytes()));
+    const int64_t width = out.shape().back(), rows = static_cast<int64_t>(out.size()) / width;
+    const int axes = out.ndim() - 1;
+    mx::Shape shape = out.shape();
+    mx::Strides xs = views[0].strides(), cs = views[1].strides(), ss = views[2].strides();
+    const float *x = views[0].data<float>(), *c = views[1].data<float>(), *s = views[2].data<float>();
+    float *y = out.data<float>();
+    auto &encoder = mx::cpu::get_command_encoder(stream());
+    encoder.set_output_array(out);
+    encoder.dispatch([=, isa = isa_]() {
+      parallel_range(rows, std::max<int64_t>(1, (1 << 15) / width), [&](int64_t first, int64_t last) {
+        for (int64_t row = first; row < last; row++) {
+          run_rotate(isa, x + strided_offset(row, shape, xs, axes), c + strided_offset(row, shape, cs, axes),
+                     s + strided_offset(row, shape, ss, axes), y + row * width, width);
+        }
+      }, 1);
+    });
+    encoder.add_temporaries(std::move(temporaries));
+  }
+
+  void eval_gpu(const std::vector<mx::array> &, mx::array &) override {
+    throw std::runtime_error("NucleusCpuRotatePairs runs on the CPU only");
+  }
+
+  const char *name() const override { return "NucleusCpuRotatePairs"; }
+
+  bool is_equivalent(const mx::Primitive &other) const override {
+    auto *that = dynamic_cast<const CpuRotatePairs *>(&other);
+    return that && that->isa_ == isa_;
+  }
+
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array> &inputs) override { return {inputs[0].shape()}; }
+
+ private:
+  Isa isa_;
+};
+
 std::optional<mx::array> ours_binary(BinaryOp op, const mx::array &a, const mx::array &b) {
   mx::Stream stream = mx::to_stream({});
   if (!runs_on_our_kernels(stream, {&a, &b})) return std::nullopt;
@@ -278,6 +334,25 @@ std::optional<mx::array> ours_norm(bool layer, const mx::array &x, const std::op
 }
 
 }  // namespace
+
+mx::array rotate_pairs(const mx::array &x, const mx::array &cos, const mx::array &sin) {
+  if (x.ndim() == 0 || x.shape().back() % 2 != 0) {
+    throw std::invalid_argument("rotate_pairs needs an even last axis (pairs of elements)");
+  }
+  mx::Stream stream = mx::to_stream({});
+  mx::Shape shape = mx::broadcast_shapes(mx::broadcast_shapes(x.shape(), cos.shape()), sin.shape());
+  if (shape != x.shape()) throw std::invalid_argument("rotate_pairs: cos and sin must broadcast to x's shape");
+  if (runs_on_our_kernels(stream, {&x, &cos, &sin}) && x.size() > 0) {
+    return mx::array(x.shape(), mx::float32, std::make_shared<CpuRotatePairs>(stream, selected()),
+                     {x, mx::broadcast_to(cos, shape, stream), mx::broadcast_to(sin, shape, stream)});
+  }
+  // MLX's own operations: the partner of element i is element i xor 1.
+  const int width = x.shape().back();
+  std::vector<uint32_t> partner(width);
+  for (int i = 0; i < width; i++) partner[i] = static_cast<uint32_t>(i ^ 1);
+  mx::array swapped = mx::take(x, mx::array(partner.data(), {width}, mx::uint32), -1);
+  return mx::add(mx::multiply(x, cos), mx::multiply(swapped, sin));
+}
 
 std::optional<mx::array> try_binary(BinaryOp op, const mx::array &a, const mx::array &b) { return ours_binary(op, a, b); }
 

@@ -68,15 +68,18 @@ class CpuTake : public mx::UnaryPrimitive {
       const int64_t rows = outer * count;
       int pieces = static_cast<int>(std::min<int64_t>(std::max<int64_t>(1, rows * inner / (1 << 15)), 4L * worker_count()));
       parallel_for(pieces, [&](int piece, int) {
-        for (int64_t row = rows * piece / pieces; row < rows * (piece + 1) / pieces; row++) {
-          int64_t o = row / count, t = row % count;
-          const float *from = src + (o * extent + picks[t]) * inner;
+        int64_t row = rows * piece / pieces, last = rows * (piece + 1) / pieces;
+        while (row < last) {
+          // One run of indices within one outer slice at a time (no division per element).
+          int64_t o = row / count, t = row % count, run = std::min(count - t, last - row);
+          const float *slice = src + o * extent * inner;
           float *to = dst + row * inner;
           if (inner == 1) {
-            *to = *from;
+            for (int64_t i = 0; i < run; i++) to[i] = slice[picks[t + i]];
           } else {
-            std::memcpy(to, from, inner * sizeof(float));
+            for (int64_t i = 0; i < run; i++) std::memcpy(to + i * inner, slice + picks[t + i] * inner, inner * sizeof(float));
           }
+          row += run;
         }
       });
     });

@@ -8,7 +8,15 @@
 
 #include "kernel_attention.hpp"
 #include "kernel_elementwise.hpp"
+#include "kernel_gemm.hpp"
 #include "kernel_cpu.hpp"
+
+// Full unrolling of the register-tile loops (their bounds are compile-time constants) keeps the tiles in registers.
+#if defined(__clang__)
+#define NUCLEUS_UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define NUCLEUS_UNROLL
+#endif
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -25,6 +33,7 @@ namespace nucleus::kernels::avx2 {
 #include "kernel_simd_avx2.h"
 #include "kernel_attention_body.h"
 #include "kernel_elementwise_body.h"
+#include "kernel_gemm_body.h"
 }  // namespace nucleus::kernels::avx2
 
 #if defined(__clang__)
@@ -40,5 +49,6 @@ namespace nucleus::kernels::avx2 {
 #include "kernel_simd_portable.h"
 #include "kernel_attention_body.h"
 #include "kernel_elementwise_body.h"
+#include "kernel_gemm_body.h"
 }  // namespace nucleus::kernels::avx2
 #endif

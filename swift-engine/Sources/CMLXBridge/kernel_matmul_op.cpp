@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "kernel_blas.hpp"
+#include "kernel_gemm.hpp"
 #include "kernel_primitive.hpp"
 #include "mlx/primitives.h"
 
@@ -51,16 +52,22 @@ std::vector<int> cuts(int extent, int parts, int unit) {
   return edges;
 }
 
-// Cuts `items` products of rows × cols into about 2 blocks per worker: rows first (16 at least), then columns.
-std::vector<Block> blocks_for(int items, int rows, int cols) {
+// Cuts `items` products of rows × cols into about 2 blocks per worker. A block re-reads (BLAS: re-packs) the
+// operand it shares with its neighbours, so the cut runs across the larger of rows and cols: the shared operand is
+// then the smaller one. Column cuts fall on multiples of `column_unit`.
+std::vector<Block> blocks_for(int items, int rows, int cols, int column_unit, bool columns_only) {
   const int wanted = 2 * worker_count();
   int row_parts = 1, col_parts = 1;
   if (items < wanted) {
     int per_item = (wanted + items - 1) / items;
-    row_parts = std::max(1, std::min(per_item, rows / 16));
-    if (row_parts < per_item) col_parts = std::max(1, std::min((per_item + row_parts - 1) / row_parts, cols / 64));
+    bool by_columns = columns_only || cols >= rows;
+    if (by_columns) {
+      col_parts = std::max(1, std::min(per_item, cols / column_unit));
+    } else {
+      row_parts = std::max(1, std::min(per_item, rows / 16));
+    }
   }
-  std::vector<int> row_edges = cuts(rows, row_parts, 16), col_edges = cuts(cols, col_parts, 16);
+  std::vector<int> row_edges = cuts(rows, row_parts, 16), col_edges = cuts(cols, col_parts, column_unit);
   std::vector<Block> blocks;
   for (int item = 0; item < items; item++) {
     for (int r = 0; r < row_parts; r++) {
@@ -73,10 +80,22 @@ std::vector<Block> blocks_for(int items, int rows, int cols) {
   return blocks;
 }
 
+void small_gemm(Isa isa, const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc, int m, int n,
+                int depth, float alpha, bool accumulate) {
+  switch (isa) {
+    case Isa::avx512: avx512::small_gemm(a, lda, b, ldb, c, ldc, m, n, depth, alpha, accumulate); break;
+    case Isa::avx2: avx2::small_gemm(a, lda, b, ldb, c, ldc, m, n, depth, alpha, accumulate); break;
+    default: portable::small_gemm(a, lda, b, ldb, c, ldc, m, n, depth, alpha, accumulate); break;
+  }
+}
+
+// Products of at most this many rows with a row-major right operand skip BLAS (see kernel_gemm.hpp).
+constexpr int direct_rows = 64;
+
 class CpuMatmul : public mx::UnaryPrimitive {
  public:
-  CpuMatmul(mx::Stream stream, float alpha, float beta, bool accumulate)
-      : mx::UnaryPrimitive(stream), alpha_(alpha), beta_(beta), accumulate_(accumulate) {}
+  CpuMatmul(mx::Stream stream, float alpha, float beta, bool accumulate, Isa isa)
+      : mx::UnaryPrimitive(stream), alpha_(alpha), beta_(beta), accumulate_(accumulate), isa_(isa) {}
 
   void eval_cpu(const std::vector<mx::array> &inputs, mx::array &out) override {
     std::vector<mx::array> temporaries;
@@ -137,10 +156,11 @@ class CpuMatmul : public mx::UnaryPrimitive {
 
     auto &encoder = mx::cpu::get_command_encoder(stream());
     encoder.set_output_array(out);
-    encoder.dispatch([work, unmerged_c_shape, unmerged_c_strides, nd]() {
+    encoder.dispatch([work, unmerged_c_shape, unmerged_c_strides, nd, isa = isa_]() {
       SgemmFunction gemm = sgemm();
       const Work &w = *work;
-      std::vector<Block> blocks = blocks_for(w.items, w.rows, w.cols);
+      const bool direct = !w.la.transposed && !w.lb.transposed && w.rows <= direct_rows;
+      std::vector<Block> blocks = blocks_for(w.items, w.rows, w.cols, direct ? 64 : 16, direct);
       parallel_for(static_cast<int>(blocks.size()), [&](int task, int) {
         const Block &blk = blocks[task];
         const int64_t out_item = static_cast<int64_t>(blk.item) * w.rows * w.cols;
@@ -159,6 +179,11 @@ class CpuMatmul : public mx::UnaryPrimitive {
                                (w.la.transposed ? blk.row_begin : static_cast<int64_t>(blk.row_begin) * w.la.lead);
         const float *b_block = w.b + w.b_offsets[w.merged ? 0 : blk.item] +
                                (w.lb.transposed ? static_cast<int64_t>(blk.col_begin) * w.lb.lead : blk.col_begin);
+        if (direct) {
+          small_gemm(isa, a_block, w.la.lead, b_block, w.lb.lead, c_out, w.cols, blk.row_end - blk.row_begin,
+                     blk.col_end - blk.col_begin, w.depth, w.alpha, w.accumulate);
+          return;
+        }
         gemm(cblas_row_major, w.la.transposed ? cblas_trans : cblas_no_trans,
              w.lb.transposed ? cblas_trans : cblas_no_trans, blk.row_end - blk.row_begin, blk.col_end - blk.col_begin,
              w.depth, w.alpha, a_block, static_cast<int>(w.la.lead), b_block, static_cast<int>(w.lb.lead),
@@ -176,12 +201,14 @@ class CpuMatmul : public mx::UnaryPrimitive {
 
   bool is_equivalent(const mx::Primitive &other) const override {
     auto *that = dynamic_cast<const CpuMatmul *>(&other);
-    return that && that->alpha_ == alpha_ && that->beta_ == beta_ && that->accumulate_ == accumulate_;
+    return that && that->alpha_ == alpha_ && that->beta_ == beta_ && that->accumulate_ == accumulate_ &&
+           that->isa_ == isa_;
   }
 
  private:
   float alpha_, beta_;
   bool accumulate_;
+  Isa isa_;
 };
 
 // Our product for a [..., M, K] and b [..., K, N] (batch axes broadcast), plus beta·c when c is given.
@@ -198,7 +225,7 @@ std::optional<mx::array> product(const mx::array &a, const mx::array &b, const m
   out_shape.insert(out_shape.end(), {a.shape(-2), b.shape(-1)});
   std::vector<mx::array> inputs = {mx::broadcast_to(a, a_shape, stream), mx::broadcast_to(b, b_shape, stream)};
   if (c) inputs.push_back(mx::broadcast_to(*c, out_shape, stream));
-  return mx::array(std::move(out_shape), mx::float32, std::make_shared<CpuMatmul>(stream, alpha, beta, c != nullptr),
+  return mx::array(std::move(out_shape), mx::float32, std::make_shared<CpuMatmul>(stream, alpha, beta, c != nullptr, selected()),
                    std::move(inputs));
 }
 

@@ -33,6 +33,9 @@ struct Vec {
     return _mm_cvtss_f32(s);
   }
 
+  // (x0, x1, x2, x3, ...) -> (x1, x0, x3, x2, ...)
+  static reg swap_pairs(reg x) { return _mm256_permute_ps(x, 0xB1); }
+
   // Lanes whose byte in `bytes` is 0 take `fill`.
   static reg keep_where(reg x, const uint8_t *bytes, reg fill) {
     __m256i flags = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(bytes)));

@@ -22,6 +22,9 @@ struct Vec {
   static float reduce_max(reg x) { return _mm512_reduce_max_ps(x); }
   static float reduce_add(reg x) { return _mm512_reduce_add_ps(x); }
 
+  // (x0, x1, x2, x3, ...) -> (x1, x0, x3, x2, ...)
+  static reg swap_pairs(reg x) { return _mm512_permute_ps(x, 0xB1); }
+
   // Lanes whose byte in `bytes` is 0 take `fill`.
   static reg keep_where(reg x, const uint8_t *bytes, reg fill) {
     __m512i flags = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(bytes)));

@@ -20,6 +20,7 @@ struct Vec {
   static reg fmadd(reg a, reg b, reg c) { return a * b + c; }
   static float reduce_max(reg x) { return x; }
   static float reduce_add(reg x) { return x; }
+  static reg swap_pairs(reg x) { return x; }  // never used: a width-1 vector holds no pair
   static reg keep_where(reg x, const uint8_t *bytes, reg fill) { return *bytes ? x : fill; }
   static reg exp(reg x) { return std::exp(x); }
 };

@@ -43,6 +43,10 @@ final class KernelOpsTests: XCTestCase {
       try assertClose(
         addMM(f("blocks/c"), f("blocks/a"), f("blocks/b"), alpha: 0.5, beta: 2), f("blocks/addmm"), atol: 1e-4,
         rtol: 1e-5, "\(variant) addmm")
+      try assertClose(
+        addMM(f("few_rows/c"), f("few_rows/a"), f("few_rows/b"), alpha: -0.25, beta: 1.5), f("few_rows/addmm"), atol: 1e-4,
+        rtol: 1e-5, "\(variant) addmm with few rows")
+      try assertClose(matmul(f("few_rows/two"), f("few_rows/b")), f("few_rows/two_out"), atol: 1e-4, rtol: 1e-5, "\(variant) two rows")
       let rows = try f("broadcast_rows/row").broadcast(to: [20, 11])
       try assertClose(
         matmul(f("broadcast_rows/a"), rows), f("broadcast_rows/out"), atol: 1e-4, rtol: 1e-5, "\(variant) broadcast rows")
@@ -116,6 +120,26 @@ final class KernelOpsTests: XCTestCase {
       try assertClose(
         (f("scatter/base") * 1.0).scatterAdd(indices: [rows], updates: f("scatter/updates"), axes: [0]), f("scatter/out"),
         atol: 1e-5, rtol: 1e-5, "\(variant) onto an intermediate")
+    }
+  }
+
+  func testRotaryEmbeddingOfInterleavedPairs() throws {
+    let f = Self.f
+    try forEveryVariant { variant in
+      for width in [64, 20] {
+        let c = "rotate_\(width)/"
+        try assertClose(
+          MLXFast.rotatePairs(f(c + "x"), cos: f(c + "cos"), sin: f(c + "sin")), f(c + "out"), atol: 1e-5, rtol: 1e-5,
+          "\(variant) width \(width)")
+        // The same x as a transposed (strided) view.
+        let view = try f(c + "x_bhsd").transposed(0, 2, 1, 3)
+        try assertClose(
+          MLXFast.rotatePairs(view, cos: f(c + "cos"), sin: f(c + "sin")), f(c + "out"), atol: 1e-5, rtol: 1e-5,
+          "\(variant) width \(width), strided x")
+      }
+      XCTAssertThrowsError(try MLXFast.rotatePairs(MLXArray.zeros([2, 3]), cos: MLXArray.zeros([3]), sin: MLXArray.zeros([3]))) {
+        XCTAssertTrue("\($0)".contains("even"), "\($0)")
+      }
     }
   }
 }

@@ -175,6 +175,10 @@ int mlxb_softmax(mlxb_array a, int axis, int precise, mlxb_array *out);
 int mlxb_layer_norm(mlxb_array x, mlxb_array weight, mlxb_array bias, float eps, mlxb_array *out);
 int mlxb_rms_norm(mlxb_array x, mlxb_array weight, float eps, mlxb_array *out);
 
+// x · cos + swap_pairs(x) · sin over the last axis (even length), swap_pairs exchanging elements 2k and 2k+1:
+// a rotary embedding of interleaved pairs from precomputed tables; cos and sin broadcast to x's shape.
+int mlxb_rotate_pairs(mlxb_array x, mlxb_array cos, mlxb_array sin, mlxb_array *out);
+
 typedef enum { MLXB_MASK_NONE = 0, MLXB_MASK_CAUSAL, MLXB_MASK_ARRAY } mlxb_mask_mode;
 // q [B, Hq, L, D], k/v [B, Hkv, S, D] with Hq % Hkv == 0. With MLXB_MASK_ARRAY, `mask` is boolean (true = attend)
 // or additive, broadcastable to [B, Hq, L, S].
