@@ -27,41 +27,51 @@ inline void gemm_tile(const float *a, int64_t lda, const float *b, int64_t ldb, 
   }
 }
 
-// R rows of c over all n columns: wide tiles, then single vectors, then leftover columns one by one.
-template <int R>
-void gemm_rows(const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc, int n, int depth,
-               float alpha, bool accumulate) {
-  constexpr int wide = Vec::pv_vectors * Vec::width;
-  int col = 0;
-  for (; col + wide <= n; col += wide) {
-    gemm_tile<R, Vec::pv_vectors>(a, lda, b + col, ldb, depth, c + col, ldc, alpha, accumulate);
-  }
-  for (; col + Vec::width <= n; col += Vec::width) gemm_tile<R, 1>(a, lda, b + col, ldb, depth, c + col, ldc, alpha, accumulate);
-  for (; col < n; col++) {
-    for (int r = 0; r < R; r++) {
-      float sum = 0;
-      for (int k = 0; k < depth; k++) sum += a[r * lda + k] * b[k * ldb + col];
-      c[r * ldc + col] = alpha * sum + (accumulate ? c[r * ldc + col] : 0.0f);
-    }
+// c[0..m) over columns [col, col + N·W): row tiles of R, then the rows left over.
+template <int N>
+void gemm_columns(const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc, int m, int depth,
+                  float alpha, bool accumulate) {
+  constexpr int R = Vec::pv_rows;
+  int row = 0;
+  for (; row + R <= m; row += R) gemm_tile<R, N>(a + row * lda, lda, b, ldb, depth, c + row * ldc, ldc, alpha, accumulate);
+  const float *ar = a + row * lda;
+  float *cr = c + row * ldc;
+  switch (m - row) {
+    case 0: break;
+    case 1: gemm_tile<1, N>(ar, lda, b, ldb, depth, cr, ldc, alpha, accumulate); break;
+    case 2: gemm_tile<2, N>(ar, lda, b, ldb, depth, cr, ldc, alpha, accumulate); break;
+    case 3: gemm_tile<3, N>(ar, lda, b, ldb, depth, cr, ldc, alpha, accumulate); break;
+    case 4: gemm_tile<4, N>(ar, lda, b, ldb, depth, cr, ldc, alpha, accumulate); break;
+    default:
+      for (; row < m; row++) gemm_tile<1, N>(a + row * lda, lda, b, ldb, depth, c + row * ldc, ldc, alpha, accumulate);
   }
 }
 
 }  // namespace
 
+// Blocks of b's rows outermost, a block's columns tile by tile inside: b is read from memory once, front to back,
+// a few rows at a time (few enough concurrent streams for the hardware prefetchers), and the block stays in the
+// core's caches while every row tile of a passes over it; c is accumulated block by block.
 void small_gemm(const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc, int m, int n,
                 int depth, float alpha, bool accumulate) {
-  constexpr int R = Vec::pv_rows;
-  int row = 0;
-  for (; row + R <= m; row += R) gemm_rows<R>(a + row * lda, lda, b, ldb, c + row * ldc, ldc, n, depth, alpha, accumulate);
-  const float *ar = a + row * lda;
-  float *cr = c + row * ldc;
-  switch (m - row) {
-    case 0: break;
-    case 1: gemm_rows<1>(ar, lda, b, ldb, cr, ldc, n, depth, alpha, accumulate); break;
-    case 2: gemm_rows<2>(ar, lda, b, ldb, cr, ldc, n, depth, alpha, accumulate); break;
-    case 3: gemm_rows<3>(ar, lda, b, ldb, cr, ldc, n, depth, alpha, accumulate); break;
-    case 4: gemm_rows<4>(ar, lda, b, ldb, cr, ldc, n, depth, alpha, accumulate); break;
-    default:
-      for (; row < m; row++) gemm_rows<1>(a + row * lda, lda, b, ldb, c + row * ldc, ldc, n, depth, alpha, accumulate);
+  constexpr int wide = Vec::pv_vectors * Vec::width;
+  constexpr int depth_block = 32;
+  const int vector_columns = n / Vec::width * Vec::width;
+  for (int k = 0; k < depth; k += depth_block) {
+    const int block = std::min(depth_block, depth - k);
+    const bool add = accumulate || k > 0;
+    int col = 0;
+    for (; col + wide <= vector_columns; col += wide) {
+      gemm_columns<Vec::pv_vectors>(a + k, lda, b + k * ldb + col, ldb, c + col, ldc, m, block, alpha, add);
+    }
+    for (; col < vector_columns; col += Vec::width) gemm_columns<1>(a + k, lda, b + k * ldb + col, ldb, c + col, ldc, m, block, alpha, add);
+  }
+  int col = vector_columns;
+  for (; col < n; col++) {
+    for (int r = 0; r < m; r++) {
+      float sum = 0;
+      for (int k = 0; k < depth; k++) sum += a[r * lda + k] * b[k * ldb + col];
+      c[r * ldc + col] = alpha * sum + (accumulate ? c[r * ldc + col] : 0.0f);
+    }
   }
 }
