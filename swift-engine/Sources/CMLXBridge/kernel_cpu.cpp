@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -90,71 +91,88 @@ int available_cpus() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-// A fixed set of worker threads that sleep between jobs. One job at a time; the caller takes part as worker 0.
+inline void cpu_relax() {
+#ifdef NUCLEUS_X86
+  __builtin_ia32_pause();
+#endif
+}
+
+// A fixed set of worker threads; one job at a time, the caller taking part as worker 0. Tasks are claimed one by
+// one through a single atomic word (job epoch | task count | next task), so a worker that wakes late, or is
+// descheduled by another process on a busy machine, never holds the caller up unless it owns a claimed task: the
+// caller waits for claimed tasks to finish, not for every worker to show up. Workers spin briefly between jobs
+// (the next operation usually follows within microseconds), then sleep.
 class ThreadPool {
  public:
   explicit ThreadPool(int workers) : size_(std::max(1, workers)) {
-    for (int index = 1; index < size_; index++) threads_.emplace_back([this, index] { work(index); });
-  }
-
-  ~ThreadPool() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    for (auto &thread : threads_) thread.join();
+    for (int index = 1; index < size_; index++) threads_.emplace_back([this, index] { serve(index); });
   }
 
   int size() const { return size_; }
 
   void run(int tasks, const std::function<void(int, int)> &body) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-    if (!busy.owns_lock() || size_ == 1 || tasks <= 1) {
+    if (!busy.owns_lock() || size_ == 1 || tasks <= 1 || tasks > max_tasks) {
       for (int task = 0; task < tasks; task++) body(task, 0);
       return;
     }
-    Job job{&body, tasks};
+    uint64_t epoch;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      job_ = &job;
-      pending_ = size_ - 1;
-      generation_++;
+      epoch = epoch_ = (epoch_ + 1) & 0xffff;
+      body_.store(&body, std::memory_order_relaxed);
+      done_.store(0, std::memory_order_relaxed);
+      state_.store(epoch << 48 | static_cast<uint64_t>(tasks) << 24, std::memory_order_release);
     }
     wake_.notify_all();
-    drain(job, 0);
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
-    job_ = nullptr;
+    work(epoch, 0);
+    spin_while([&] { return done_.load(std::memory_order_acquire) < tasks; });
+    if (done_.load(std::memory_order_acquire) < tasks) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      finished_.wait(lock, [&] { return done_.load(std::memory_order_acquire) >= tasks; });
+    }
   }
 
  private:
-  struct Job {
-    const std::function<void(int, int)> *body;
-    int tasks;
-    std::atomic<int> next{0};
-  };
-
-  static void drain(Job &job, int worker) {
-    for (int task = job.next.fetch_add(1); task < job.tasks; task = job.next.fetch_add(1)) (*job.body)(task, worker);
+  static constexpr int max_tasks = (1 << 24) - 1;
+  // Spins for up to ~50 µs while `waiting()` holds (PAUSE takes anything from 10 to 150 cycles, so time it).
+  template <typename Predicate>
+  static void spin_while(Predicate waiting) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+    while (waiting()) {
+      for (int i = 0; i < 16; i++) cpu_relax();
+      if (std::chrono::steady_clock::now() > until) return;
+    }
   }
 
-  void work(int index) {
+  // Claims and runs tasks of job `epoch` until none is left (or another job has started).
+  void work(uint64_t epoch, int worker) {
+    const std::function<void(int, int)> *body = body_.load(std::memory_order_acquire);
+    for (;;) {
+      uint64_t state = state_.load(std::memory_order_acquire);
+      uint64_t next = state & 0xffffff, tasks = (state >> 24) & 0xffffff;
+      if ((state >> 48) != epoch || next >= tasks) return;
+      if (!state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel)) continue;
+      (*body)(static_cast<int>(next), worker);
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<int>(tasks)) {
+        { std::lock_guard<std::mutex> lock(mutex_); }
+        finished_.notify_one();
+      }
+    }
+  }
+
+  void serve(int index) {
     uint64_t seen = 0;
     for (;;) {
-      Job *job = nullptr;
-      {
+      uint64_t epoch = seen;
+      spin_while([&] { return (epoch = state_.load(std::memory_order_acquire) >> 48) == seen; });
+      if (epoch == seen) {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-        if (stopping_) return;
-        seen = generation_;
-        job = job_;
+        wake_.wait(lock, [&] { return epoch_ != seen; });
+        epoch = epoch_;
       }
-      drain(*job, index);
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (--pending_ == 0) done_.notify_one();
-      }
+      seen = epoch;
+      work(epoch, index);
     }
   }
 
@@ -162,11 +180,11 @@ class ThreadPool {
   std::vector<std::thread> threads_;
   std::mutex busy_;  // held by the caller of run for the whole job
   std::mutex mutex_;
-  std::condition_variable wake_, done_;
-  Job *job_ = nullptr;
-  int pending_ = 0;
-  uint64_t generation_ = 0;
-  bool stopping_ = false;
+  std::condition_variable wake_, finished_;
+  uint64_t epoch_ = 0;  // the current job's epoch, under mutex_ (for sleeping workers)
+  std::atomic<uint64_t> state_{0};
+  std::atomic<int> done_{0};
+  std::atomic<const std::function<void(int, int)> *> body_{nullptr};
 };
 
 ThreadPool &pool() {
