@@ -17,7 +17,8 @@ batched and broadcast batches, a transposed left operand, one row against many c
 several blocks), sigmoid / silu over values from −100 to 100 in lengths that leave partial vectors, arithmetic
 with every broadcast pattern the models use, layer / RMS norms with and without weights, gathers (rows with
 repeats, a permutation of the last axis, negative indices), scatter-adds of rows with repeated indices, and the
-rotary embedding of interleaved pairs.
+rotary embedding of interleaved pairs, convolutions (padding, stride, dilation, 1×1, several pixel blocks),
+nearest 2× upsampling and L2 norms of rows.
 Run with the reference environment:  .deps/reference-python/bin/python tools/reference/make_kernel_fixtures.py
 """
 
@@ -205,6 +206,22 @@ for width in (64, 20):
     xd = x.astype(np.float64)
     swapped = xd[..., np.arange(width) ^ 1]
     put(f"rotate_{width}", x=x, cos=cos, sin=sin, out=xd * cos + swapped * sin, x_bhsd=np.swapaxes(x, 1, 2))
+
+def conv(x, w, stride=1, padding=0, dilation=1):
+    """NHWC input, OHWI weight (MLX's layouts); PyTorch computes in NCHW / OIHW, in float64."""
+    out = F.conv2d(torch.from_numpy(x).double().permute(0, 3, 1, 2), torch.from_numpy(w).double().permute(0, 3, 1, 2),
+                   stride=stride, padding=padding, dilation=dilation)
+    return out.permute(0, 2, 3, 1).numpy()
+
+
+cx, w3, w1 = normal(2, 20, 17, 5), normal(7, 3, 3, 5), normal(6, 1, 1, 5)
+put("conv", x=cx, w3=w3, w1=w1, pad1=conv(cx, w3, padding=1), stride2=conv(cx, w3, stride=2),
+    dilated=conv(cx, w3, padding=2, dilation=2), pointwise=conv(cx, w1))
+ux = normal(2, 3, 5, 4)
+put("upsample", x=ux, out=ux.repeat(2, axis=1).repeat(2, axis=2))
+lx = normal(3, 70, 33)
+put("l2", x=lx, keep=np.sqrt((lx.astype(np.float64) ** 2).sum(-1, keepdims=True)),
+    drop=np.sqrt((lx.astype(np.float64) ** 2).sum(-1)))
 
 save_file(ops, str(FOLDER / "ops.safetensors"))
 print(f"wrote {len(ops)} tensors to {FOLDER / 'ops.safetensors'}")

@@ -3,7 +3,9 @@
 
 #include "bridge_internal.hpp"
 #include "kernel_attention_op.hpp"
+#include "kernel_conv_op.hpp"
 #include "kernel_elementwise_op.hpp"
+#include "kernel_indexing_op.hpp"
 #include "kernel_matmul_op.hpp"
 
 namespace mx = mlx::core;
@@ -73,8 +75,13 @@ int mlxb_scaled_dot_product_attention(mlxb_array q, mlxb_array k, mlxb_array v, 
 int mlxb_conv2d(mlxb_array x, mlxb_array weight, int stride_h, int stride_w, int pad_h, int pad_w, int dilation_h,
                 int dilation_w, int groups, mlxb_array *out) {
   return guarded([&] {
-    *out = wrap(mx::conv2d(unwrap(x), unwrap(weight, "weight"), {stride_h, stride_w}, {pad_h, pad_w},
-                           {dilation_h, dilation_w}, groups));
+    const mx::array &input = unwrap(x), &kernel = unwrap(weight, "weight");
+    if (auto ours = nucleus::kernels::try_conv2d(input, kernel, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
+                                                 groups)) {
+      *out = wrap(*ours);
+    } else {
+      *out = wrap(mx::conv2d(input, kernel, {stride_h, stride_w}, {pad_h, pad_w}, {dilation_h, dilation_w}, groups));
+    }
   });
 }
 
@@ -82,6 +89,10 @@ int mlxb_upsample_nearest_2x(mlxb_array x, mlxb_array *out) {
   return guarded([&] {
     const mx::array &image = unwrap(x);
     if (image.ndim() != 4) throw std::invalid_argument("upsample_nearest_2x expects NHWC (4 dimensions)");
+    if (auto ours = nucleus::kernels::try_upsample_nearest_2x(image)) {
+      *out = wrap(*ours);
+      return;
+    }
     // Repeat each row and each column twice: [N, H, W, C] -> [N, 2H, 2W, C].
     *out = wrap(mx::repeat(mx::repeat(image, 2, 1), 2, 2));
   });

@@ -24,6 +24,8 @@ enum class BinaryOp { add = 0, subtract, multiply, divide };
                   float eps);                                                                                   \
   /* RMS norm x / √(mean(x²) + eps) · w, weight optional (null) */                                              \
   void rms_norm(const float *x, int64_t ld, float *y, int64_t rows, int64_t n, const float *w, float eps);         \
+  /* out[r] = √(Σ x[r][i]²) for `rows` rows of n (row stride ld) */                                              \
+  void row_l2_norms(const float *x, int64_t ld, float *out, int64_t rows, int64_t n);                              \
   /* out[i] = x[i] · c[i] + x[i xor 1] · s[i] for i < n (n even): rotary embedding of interleaved pairs */       \
   void rotate_pairs(const float *x, const float *c, const float *s, float *out, int64_t n);                       \
   }

@@ -149,3 +149,7 @@ void rotate_pairs(const float *x, const float *c, const float *s, float *out, in
   }
   for (; i < n; i++) out[i] = x[i] * c[i] + x[i ^ 1] * s[i];
 }
+
+void row_l2_norms(const float *x, int64_t ld, float *out, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; r++) out[r] = std::sqrt(row_squares(x + r * ld, n, 0.0f));
+}

@@ -38,6 +38,14 @@ void run_rotate(Isa isa, const float *x, const float *c, const float *s, float *
   }
 }
 
+void run_l2(Isa isa, const float *x, int64_t ld, float *out, int64_t rows, int64_t n) {
+  switch (isa) {
+    case Isa::avx512: avx512::row_l2_norms(x, ld, out, rows, n); break;
+    case Isa::avx2: avx2::row_l2_norms(x, ld, out, rows, n); break;
+    default: portable::row_l2_norms(x, ld, out, rows, n); break;
+  }
+}
+
 void run_norm(Isa isa, bool layer, const float *x, int64_t ld, float *y, int64_t rows, int64_t n, const float *w,
               const float *b, float eps) {
   switch (isa) {
@@ -257,6 +265,44 @@ std::optional<mx::array> unary(UnaryOp op, const mx::array &x) {
   return mx::array(x.shape(), mx::float32, std::make_shared<CpuUnary>(stream, op, selected()), {x});
 }
 
+// √(Σ x²) over the last axis, row by row.
+class CpuRowL2 : public mx::UnaryPrimitive {
+ public:
+  CpuRowL2(mx::Stream stream, Isa isa) : mx::UnaryPrimitive(stream), isa_(isa) {}
+
+  void eval_cpu(const std::vector<mx::array> &inputs, mx::array &out) override {
+    std::vector<mx::array> temporaries;
+    mx::array x = inputs[0];
+    if (!x.flags().row_contiguous) x = contiguous_copy(x, stream(), temporaries);
+    out.set_data(mx::allocator::malloc(out.nbytes()));
+    const int64_t n = x.shape().back(), rows = static_cast<int64_t>(out.size());
+    const float *px = x.data<float>();
+    float *py = out.data<float>();
+    auto &encoder = mx::cpu::get_command_encoder(stream());
+    encoder.set_output_array(out);
+    encoder.dispatch([=, isa = isa_]() {
+      parallel_range(rows, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(n, 1)), [&](int64_t first, int64_t last) {
+        run_l2(isa, px + first * n, n, py + first, last - first, n);
+      }, 1);
+    });
+    encoder.add_temporaries(std::move(temporaries));
+  }
+
+  void eval_gpu(const std::vector<mx::array> &, mx::array &) override {
+    throw std::runtime_error("NucleusCpuRowL2 runs on the CPU only");
+  }
+
+  const char *name() const override { return "NucleusCpuRowL2"; }
+
+  bool is_equivalent(const mx::Primitive &other) const override {
+    auto *that = dynamic_cast<const CpuRowL2 *>(&other);
+    return that && that->isa_ == isa_;
+  }
+
+ private:
+  Isa isa_;
+};
+
 // x · cos + swap_pairs(x) · sin with cos and sin broadcast to x (a rotary embedding of interleaved pairs).
 class CpuRotatePairs : public mx::UnaryPrimitive {
  public:
@@ -355,6 +401,21 @@ mx::array rotate_pairs(const mx::array &x, const mx::array &cos, const mx::array
 }
 
 std::optional<mx::array> try_binary(BinaryOp op, const mx::array &a, const mx::array &b) { return ours_binary(op, a, b); }
+
+std::optional<mx::array> try_l2_norm(const mx::array &x, const std::vector<int> &axes, bool keepdims) {
+  mx::Stream stream = mx::to_stream({});
+  if (!runs_on_our_kernels(stream, {&x}) || x.ndim() == 0 || x.size() == 0 || axes.size() != 1 ||
+      (axes[0] != -1 && axes[0] != x.ndim() - 1)) {
+    return std::nullopt;
+  }
+  mx::Shape shape = x.shape();
+  if (keepdims) {
+    shape.back() = 1;
+  } else {
+    shape.pop_back();
+  }
+  return mx::array(std::move(shape), mx::float32, std::make_shared<CpuRowL2>(stream, selected()), {x});
+}
 
 std::optional<mx::array> try_layer_norm(const mx::array &x, const std::optional<mx::array> &weight,
                                         const std::optional<mx::array> &bias, float eps) {

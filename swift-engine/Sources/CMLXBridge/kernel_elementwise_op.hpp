@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "kernel_elementwise.hpp"
 #include "mlx/mlx.h"
@@ -17,6 +18,8 @@ mlx::core::array rotate_pairs(const mlx::core::array &x, const mlx::core::array 
 
 // Ours, or nullopt when the operation is not ours to run (the caller then uses MLX's).
 std::optional<mlx::core::array> try_binary(BinaryOp op, const mlx::core::array &a, const mlx::core::array &b);
+// √(Σ x²) over the last axis only.
+std::optional<mlx::core::array> try_l2_norm(const mlx::core::array &x, const std::vector<int> &axes, bool keepdims);
 std::optional<mlx::core::array> try_layer_norm(const mlx::core::array &x, const std::optional<mlx::core::array> &weight,
                                                const std::optional<mlx::core::array> &bias, float eps);
 std::optional<mlx::core::array> try_rms_norm(const mlx::core::array &x, const std::optional<mlx::core::array> &weight,

@@ -150,7 +150,53 @@ class CpuScatterAddRows : public mx::UnaryPrimitive {
   bool is_equivalent(const mx::Primitive &other) const override { return dynamic_cast<const CpuScatterAddRows *>(&other); }
 };
 
+// [N, H, W, C] -> [N, 2H, 2W, C]: every output row is its source row with each pixel written twice.
+class CpuUpsample2x : public mx::UnaryPrimitive {
+ public:
+  explicit CpuUpsample2x(mx::Stream stream) : mx::UnaryPrimitive(stream) {}
+
+  void eval_cpu(const std::vector<mx::array> &inputs, mx::array &out) override {
+    std::vector<mx::array> temporaries;
+    mx::array x = inputs[0];
+    if (!x.flags().row_contiguous) x = contiguous_copy(x, stream(), temporaries);
+    out.set_data(mx::allocator::malloc(out.nbytes()));
+    const int64_t rows = static_cast<int64_t>(x.shape(0)) * x.shape(1), width = x.shape(2), channels = x.shape(3);
+    const float *src = x.data<float>();
+    float *dst = out.data<float>();
+    auto &encoder = mx::cpu::get_command_encoder(stream());
+    encoder.set_output_array(out);
+    encoder.dispatch([=]() {
+      int pieces = static_cast<int>(std::min<int64_t>(rows, 8L * worker_count()));
+      parallel_for(pieces, [&](int piece, int) {
+        for (int64_t row = rows * piece / pieces; row < rows * (piece + 1) / pieces; row++) {
+          const float *from = src + row * width * channels;
+          float *top = dst + 2 * row * 2 * width * channels;
+          for (int64_t x = 0; x < width; x++) {
+            std::memcpy(top + 2 * x * channels, from + x * channels, channels * sizeof(float));
+            std::memcpy(top + (2 * x + 1) * channels, from + x * channels, channels * sizeof(float));
+          }
+          std::memcpy(top + 2 * width * channels, top, 2 * width * channels * sizeof(float));
+        }
+      });
+    });
+    encoder.add_temporaries(std::move(temporaries));
+  }
+
+  void eval_gpu(const std::vector<mx::array> &, mx::array &) override {
+    throw std::runtime_error("NucleusCpuUpsample2x runs on the CPU only");
+  }
+  const char *name() const override { return "NucleusCpuUpsample2x"; }
+  bool is_equivalent(const mx::Primitive &other) const override { return dynamic_cast<const CpuUpsample2x *>(&other); }
+};
+
 }  // namespace
+
+std::optional<mx::array> try_upsample_nearest_2x(const mx::array &x) {
+  mx::Stream stream = mx::to_stream({});
+  if (!runs_on_our_kernels(stream, {&x}) || x.ndim() != 4 || x.size() == 0) return std::nullopt;
+  return mx::array({x.shape(0), 2 * x.shape(1), 2 * x.shape(2), x.shape(3)}, mx::float32,
+                   std::make_shared<CpuUpsample2x>(stream), {x});
+}
 
 std::optional<mx::array> try_take(const mx::array &a, const mx::array &indices, int axis) {
   mx::Stream stream = mx::to_stream({});
