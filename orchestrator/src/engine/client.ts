@@ -45,6 +45,8 @@ export class EngineClient {
     this.client = new grpc.Client(address, grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": -1,
       "grpc.max_send_message_length": -1,
+      // Receive a whole response of tensors without pausing the engine for window updates every 64 KiB.
+      "grpc-node.flow_control_window": 64 << 20,
     });
   }
 

@@ -1,12 +1,12 @@
 // The sampling loop: CFG branches as one batched Denoise per step, the per-token norm rescale and the Euler
 // update here, the VAE decode in the engine. Mirrors NucleusMoEImagePipeline given prompt embeddings.
 import type { EngineClient } from "../engine/client.js";
-import { DType } from "../generated/nucleus/engine/v1/engine.js";
-import { eulerStep, guidedPrediction } from "../sampling/guidance.js";
+import { DType, type Tensor } from "../generated/nucleus/engine/v1/engine.js";
+import { eulerStep, guidedPrediction, roundInPlace } from "../sampling/guidance.js";
 import { initialLatents } from "../sampling/noise.js";
 import { type ModelDType, rounder, roundBFloat16 } from "../sampling/precision.js";
 import { flowMatchSchedule } from "../sampling/scheduler.js";
-import { float32Tensor, fromProtoTensor, toFloat32, toProtoTensor } from "../tensors/convert.js";
+import { float32Tensor, float32View, fromProtoTensor, toFloat32, toProtoTensor } from "../tensors/convert.js";
 import type { PromptEmbedding } from "./inputs.js";
 import type { ModelFolder } from "./model-folder.js";
 import type { RGBImage } from "../image/png.js";
@@ -80,6 +80,29 @@ export function modelTimestep(timestep: number, dtype: ModelDType): number {
   return dtype === "bfloat16" ? roundBFloat16(roundBFloat16(timestep) / 1000) : Math.fround(Math.fround(timestep) / 1000);
 }
 
+/** The Denoise request tensor for packed latents [tokens, channels]. */
+export function denoiseLatents(latents: Float32Array, tokens: number, channels: number): Tensor {
+  return toProtoTensor(float32Tensor(latents, [tokens, channels]));
+}
+
+/** One step of the sampler after a Denoise: the predictions (conditional first) -> CFG -> Euler -> next latents. */
+export function nextLatents(
+  latents: Float32Array,
+  predictionTensors: Tensor[],
+  step: { cfg: number; channels: number; sigma: number; sigmaNext: number; dtype: ModelDType },
+): Float32Array {
+  const round = rounder(step.dtype);
+  // float32 predictions are read where the response holds them; other dtypes round a copy.
+  const predictions = predictionTensors.map((tensor) => {
+    const data = fromProtoTensor(tensor);
+    return step.dtype === "float32" ? float32View(data) : roundInPlace(toFloat32(data), step.dtype);
+  });
+  const prediction = predictions.length > 1
+    ? guidedPrediction(predictions[0]!, predictions[1]!, step.cfg, step.channels, round)
+    : predictions[0]!;
+  return eulerStep(latents, prediction, step.sigma, step.sigmaNext, round);
+}
+
 export interface GenerateEvents {
   onProgress?: (progress: StepProgress) => void;
   signal?: AbortSignal;
@@ -150,14 +173,11 @@ export async function generate(
     for (let step = 0; step < options.steps; step++) {
       if (events.signal?.aborted) throw new GenerationCancelledError(step);
       const response = await client.denoise(
-        toProtoTensor(float32Tensor(latents, [tokens, channels])), grid,
-        modelTimestep(schedule.timesteps[step]!, dtype), handles);
+        denoiseLatents(latents, tokens, channels), grid, modelTimestep(schedule.timesteps[step]!, dtype), handles);
       computeSeconds += response.computeSeconds;
-      const predictions = response.predictions.map((tensor) => toFloat32(fromProtoTensor(tensor)).map(round));
-      const prediction = useCfg
-        ? guidedPrediction(predictions[0]!, predictions[1]!, options.cfg, channels, round)
-        : predictions[0]!;
-      latents = eulerStep(latents, prediction, schedule.sigmas[step]!, schedule.sigmas[step + 1]!, round);
+      latents = nextLatents(latents, response.predictions, {
+        cfg: options.cfg, channels, sigma: schedule.sigmas[step]!, sigmaNext: schedule.sigmas[step + 1]!, dtype,
+      });
       const elapsedMs = performance.now() - stepsStarted;
       events.onProgress?.({
         step: step + 1, total: options.steps, elapsedMs, etaMs: (elapsedMs / (step + 1)) * (options.steps - step - 1),

@@ -72,6 +72,20 @@ int mlxb_async_eval(const mlxb_array *arrays, size_t count);
 // Evaluates `array` and copies its elements, row-major, into `buffer` (exactly size * dtype_size bytes).
 int mlxb_read(mlxb_array array, void *buffer, size_t byte_count);
 
+// --- moving bytes in and out without copies ---
+// Byte buffers in MLX's memory (counted by MLX) for data on its way to becoming an array: a message decoder
+// allocates one, writes the bytes into it, and mlxb_adopt_bytes makes it an array's storage without a copy.
+// Returns NULL when the memory is not available.
+void *mlxb_bytes_alloc(size_t size);
+// Frees a buffer from mlxb_bytes_alloc that no array adopted; returns 0 (and does nothing) for any other pointer.
+int mlxb_bytes_free(void *pointer);
+// The array [shape] of `dtype` stored in the mlxb_bytes_alloc buffer at `pointer` (which must hold exactly its
+// bytes). The array owns the buffer from then on: do not pass it to mlxb_bytes_free.
+int mlxb_adopt_bytes(void *pointer, mlxb_dtype dtype, const int32_t *shape, size_t ndim, mlxb_array *out);
+// Evaluates `array` and gives its bytes in place (row-major): valid while the array lives. Fails for arrays whose
+// layout is not row-major contiguous (make one with mlxb_contiguous first).
+int mlxb_data_view(mlxb_array array, const void **data, size_t *byte_count);
+
 // --- lists of arrays (results of split and quantize) ---
 typedef struct mlxb_vector_s *mlxb_vector;
 size_t mlxb_vector_size(mlxb_vector vector);

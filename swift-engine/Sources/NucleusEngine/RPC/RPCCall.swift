@@ -18,6 +18,29 @@ public final class RPCCall {
     return Array(UnsafeBufferPointer(start: data, count: length))
   }
 
+  /// True when the client sent a request message.
+  public var hasRequest: Bool {
+    var hasMessage: Int32 = 0
+    _ = ngs_call_request(call, nil, &hasMessage)
+    return hasMessage != 0
+  }
+
+  /// The request message bytes where the transport holds them (valid during `body`).
+  public func withRequestBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+    var length = 0
+    let data = ngs_call_request(call, &length, nil)
+    return try body(UnsafeBufferPointer(start: length > 0 ? data : nil, count: length))
+  }
+
+  /// A buffer of `size` bytes for the final response message, sent without a copy by `finishWithPackedResponse`.
+  func responseBuffer(_ size: Int) -> UnsafeMutablePointer<UInt8> { ngs_call_response_buffer(call, size) }
+
+  /// Ends the call with OK and the message in `responseBuffer`.
+  public func finishWithPackedResponse() {
+    isFinished = true
+    _ = ngs_call_finish_with_response_buffer(call, GRPCStatus.ok.rawValue, "")
+  }
+
   /// Sends one message of a server stream; false when the client is gone.
   @discardableResult
   public func send(_ bytes: [UInt8]) -> Bool {

@@ -4,7 +4,7 @@ import NucleusModels
 
 extension EngineService {
   func decode(_ request: [UInt8], _ call: RPCCall) throws -> [UInt8]? {
-    let decoded = try unpackMessage(request, "DecodeRequest", nucleus__engine__v1__decode_request__unpack)
+    let decoded = try unpackMessage(call, "DecodeRequest", nucleus__engine__v1__decode_request__unpack)
     let message = decoded.message
     guard let vae = registry.vae else {
       throw RPCError(.failedPrecondition, "no VAE is loaded: call LoadModel on a folder with a vae/ component first")
@@ -21,7 +21,7 @@ extension EngineService {
       what: "decoding a \(w * 2 * decoder.config.scaleFactor)×\(h * 2 * decoder.config.scaleFactor) image",
       advice: "decode a smaller image or raise the memory limit")
 
-    return try compute {
+    try compute {
       let started = monotonicSeconds()
       let image = try decoder(packed: latents.reshaped(1, tokens, channels), gridHeight: h, gridWidth: w)
       let rgb = try VAEDecoder.toRGB8(image).squeezed(axes: [0])
@@ -38,7 +38,9 @@ extension EngineService {
       response.image = try TensorCoding.encode(rgb, arena: arena)
       if let floatImage { response.float_image = try TensorCoding.encode(floatImage, arena: arena) }
       response.compute_seconds = monotonicSeconds() - started
-      return packMessage(&response)
+      call.packResponse(&response)
     }
+    call.finishWithPackedResponse()
+    return nil
   }
 }

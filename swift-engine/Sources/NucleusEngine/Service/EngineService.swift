@@ -31,14 +31,14 @@ public final class EngineService: @unchecked Sendable {
     route("Health", health)
     route("Shutdown", shutdown)
     route("LoadModel", loadModel)
-    route("ImportEmbedding", importEmbedding)
-    route("Denoise", denoise)
+    route("ImportEmbedding", readsRequestInPlace: true, importEmbedding)
+    route("Denoise", readsRequestInPlace: true, denoise)
     route("Release", release)
-    route("Decode", decode)
+    route("Decode", readsRequestInPlace: true, decode)
     route("EncodeText", encodeText)
   }
 
-  private func route(_ name: String, _ handler: @escaping RPCHandler) {
-    server.route(Self.servicePath + name, handler)
+  private func route(_ name: String, readsRequestInPlace: Bool = false, _ handler: @escaping RPCHandler) {
+    server.route(Self.servicePath + name, readsRequestInPlace: readsRequestInPlace, handler)
   }
 }

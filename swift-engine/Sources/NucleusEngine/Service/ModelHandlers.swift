@@ -8,7 +8,7 @@ extension EngineService {
   // MARK: ImportEmbedding
 
   func importEmbedding(_ request: [UInt8], _ call: RPCCall) throws -> [UInt8]? {
-    let decoded = try unpackMessage(request, "ImportEmbeddingRequest", nucleus__engine__v1__import_embedding_request__unpack)
+    let decoded = try unpackMessage(call, "ImportEmbeddingRequest", nucleus__engine__v1__import_embedding_request__unpack)
     var embedding = try TensorCoding.require(decoded.message.embedding, field: "embedding")
     if embedding.ndim == 3 && embedding.shape[0] == 1 { embedding = try embedding.squeezed(axes: [0]) }
     guard embedding.ndim == 2, embedding.shape[0] > 0, embedding.dtype.isFloatingPoint else {
@@ -53,7 +53,7 @@ extension EngineService {
   // MARK: Denoise
 
   func denoise(_ request: [UInt8], _ call: RPCCall) throws -> [UInt8]? {
-    let decoded = try unpackMessage(request, "DenoiseRequest", nucleus__engine__v1__denoise_request__unpack)
+    let decoded = try unpackMessage(call, "DenoiseRequest", nucleus__engine__v1__denoise_request__unpack)
     let message = decoded.message
     guard let loaded = registry.transformer else {
       throw RPCError(.failedPrecondition, "no transformer is loaded: call LoadModel first")
@@ -90,7 +90,7 @@ extension EngineService {
         unloadedReason: "the text encoder was unloaded when denoising started (low-memory mode): load it again to encode more prompts")
       try compute { try Memory.clearCache() }
     }
-    return try compute {
+    try compute {
       let started = monotonicSeconds()
       let offset = Swift.max(h / 2, w / 2)
       var conditionings: [TextConditioning] = []
@@ -110,6 +110,7 @@ extension EngineService {
       let output = try model(latents: input, gridHeight: h, gridWidth: w, timesteps: timesteps, text: conditionings)
         .asType(latents.dtype)
       try eval(output)
+      let computeSeconds = monotonicSeconds() - started  // the forward; message handling is the RPC's overhead
       let predictions = try output.split(parts: batch, axis: 0).map { prediction in
         try keepBatchAxis ? prediction : prediction.squeezed(axes: [0])
       }
@@ -119,9 +120,11 @@ extension EngineService {
       let tensors = try predictions.map { Optional(try TensorCoding.encode($0, arena: arena)) }
       response.n_predictions = tensors.count
       response.predictions = arena.array(tensors)
-      response.compute_seconds = monotonicSeconds() - started
-      return packMessage(&response)
+      response.compute_seconds = computeSeconds
+      call.packResponse(&response)  // the predictions' bytes, copied once into the transport's buffer
     }
+    call.finishWithPackedResponse()
+    return nil
   }
 
   // MARK: Release
