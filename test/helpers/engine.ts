@@ -11,7 +11,10 @@ export const repoRoot = packageRoot();
 export const packageVersion = (JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string })
   .version;
 
-/** PIDs of live processes whose command line mentions the engine binary. */
+/**
+ * PIDs of live processes whose command line mentions the engine binary of this checkout (engines and builds of
+ * other checkouts on a shared machine are not ours to count).
+ */
 export function enginePids(): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
@@ -19,7 +22,7 @@ export function enginePids(): number[] {
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
       const state = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]?.[0];
-      if (cmdline.includes("nucleus-engine") && state !== "Z") pids.push(Number(entry));
+      if (cmdline.includes("nucleus-engine") && cmdline.includes(repoRoot + "/") && state !== "Z") pids.push(Number(entry));
     } catch {
       // the process ended while we looked
     }

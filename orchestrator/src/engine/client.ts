@@ -12,6 +12,7 @@ import {
   type ModelSummary,
   type Tensor,
 } from "../generated/nucleus/engine/v1/engine.js";
+import { decodeDenoiseResponse, encodeDenoiseRequest } from "./denoise-codec.js";
 import { EngineCallError } from "./errors.js";
 
 type Service = typeof EngineService;
@@ -50,14 +51,17 @@ export class EngineClient {
     });
   }
 
-  /** Calls a unary RPC by its ts-proto name (e.g. "getInfo"). */
+  /** Calls a unary RPC by its ts-proto name (e.g. "getInfo"); Denoise goes through its copy-lean codec. */
   unary<M extends UnaryMethod>(method: M, request: RequestOf<M>, options: CallOptions = {}): Promise<ResponseOf<M>> {
     const definition = EngineService[method];
+    const fast = method === "denoise";
+    const serialize = (fast ? encodeDenoiseRequest : definition.requestSerialize) as (value: RequestOf<M>) => Buffer;
+    const deserialize = (fast ? decodeDenoiseResponse : definition.responseDeserialize) as (value: Buffer) => ResponseOf<M>;
     return new Promise((resolve, reject) => {
       const call = this.client.makeUnaryRequest(
         definition.path,
-        definition.requestSerialize as (value: RequestOf<M>) => Buffer,
-        definition.responseDeserialize as (value: Buffer) => ResponseOf<M>,
+        serialize,
+        deserialize,
         request,
         new grpc.Metadata(),
         callOptions(options),

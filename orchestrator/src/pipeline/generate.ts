@@ -2,7 +2,7 @@
 // update here, the VAE decode in the engine. Mirrors NucleusMoEImagePipeline given prompt embeddings.
 import type { EngineClient } from "../engine/client.js";
 import { DType, type Tensor } from "../generated/nucleus/engine/v1/engine.js";
-import { eulerStep, guidedPrediction, roundInPlace } from "../sampling/guidance.js";
+import { eulerStep, guidedEulerStepFloat32, guidedPrediction, roundInPlace } from "../sampling/guidance.js";
 import { initialLatents } from "../sampling/noise.js";
 import { type ModelDType, rounder, roundBFloat16 } from "../sampling/precision.js";
 import { flowMatchSchedule } from "../sampling/scheduler.js";
@@ -85,12 +85,20 @@ export function denoiseLatents(latents: Float32Array, tokens: number, channels: 
   return toProtoTensor(float32Tensor(latents, [tokens, channels]));
 }
 
-/** One step of the sampler after a Denoise: the predictions (conditional first) -> CFG -> Euler -> next latents. */
+/**
+ * One step of the sampler after a Denoise: the predictions (conditional first) -> CFG -> Euler -> next latents,
+ * written into `into` when given (a spare buffer of the latents' size, not `latents` itself).
+ */
 export function nextLatents(
   latents: Float32Array,
   predictionTensors: Tensor[],
   step: { cfg: number; channels: number; sigma: number; sigmaNext: number; dtype: ModelDType },
+  into?: Float32Array,
 ): Float32Array {
+  if (step.dtype === "float32" && predictionTensors.length > 1) {
+    const [cond, uncond] = predictionTensors.map((tensor) => float32View(fromProtoTensor(tensor)));
+    return guidedEulerStepFloat32(latents, cond!, uncond!, step.cfg, step.channels, step.sigma, step.sigmaNext, into);
+  }
   const round = rounder(step.dtype);
   // float32 predictions are read where the response holds them; other dtypes round a copy.
   const predictions = predictionTensors.map((tensor) => {
@@ -170,14 +178,17 @@ export async function generate(
     }
     const stepsStarted = performance.now();
     let computeSeconds = 0;
+    let spare: Float32Array | undefined;  // the previous step's latents, reused for the next step's
     for (let step = 0; step < options.steps; step++) {
       if (events.signal?.aborted) throw new GenerationCancelledError(step);
       const response = await client.denoise(
         denoiseLatents(latents, tokens, channels), grid, modelTimestep(schedule.timesteps[step]!, dtype), handles);
       computeSeconds += response.computeSeconds;
-      latents = nextLatents(latents, response.predictions, {
+      const next = nextLatents(latents, response.predictions, {
         cfg: options.cfg, channels, sigma: schedule.sigmas[step]!, sigmaNext: schedule.sigmas[step + 1]!, dtype,
-      });
+      }, spare);
+      spare = latents;
+      latents = next;
       const elapsedMs = performance.now() - stepsStarted;
       events.onProgress?.({
         step: step + 1, total: options.steps, elapsedMs, etaMs: (elapsedMs / (step + 1)) * (options.steps - step - 1),

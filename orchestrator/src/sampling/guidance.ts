@@ -82,6 +82,47 @@ export function eulerStep(
   return out;
 }
 
+/**
+ * `eulerStep(latents, guidedPrediction(cond, uncond, scale, channels, Math.fround), sigma, sigmaNext, Math.fround)`
+ * in one pass and without intermediate arrays, writing into `out` (which must not be `latents`): the sampling
+ * loop's float32 step with CFG.
+ */
+export function guidedEulerStepFloat32(
+  latents: Float32Array,
+  cond: Float32Array,
+  uncond: Float32Array,
+  scale: number,
+  channels: number,
+  sigma: number,
+  sigmaNext: number,
+  out: Float32Array = new Float32Array(latents.length),
+): Float32Array {
+  if (out === latents) throw new Error("guidedEulerStepFloat32 cannot write over its input latents");
+  const fround = Math.fround;
+  const dt = fround(sigmaNext - sigma);
+  const combined = new Float32Array(channels);
+  const tokens = cond.length / channels;
+  for (let token = 0; token < tokens; token++) {
+    const base = token * channels;
+    let condNorm = 0;
+    let combNorm = 0;
+    for (let c = 0; c < channels; c++) {
+      const u = uncond[base + c]!;
+      const v = cond[base + c]!;
+      const value = fround(u + fround(scale * fround(v - u)));
+      combined[c] = value;
+      condNorm += v * v;
+      combNorm += value * value;
+    }
+    const ratio = fround(fround(Math.sqrt(condNorm)) / fround(Math.sqrt(combNorm)));
+    for (let c = 0; c < channels; c++) {
+      const prediction = fround(combined[c]! * ratio);
+      out[base + c] = latents[base + c]! + fround(dt * -prediction);  // the store rounds the sum
+    }
+  }
+  return out;
+}
+
 /** Rounds every value to `dtype` in place (no-op for float32 arrays). */
 export function roundInPlace(values: Float32Array, dtype: ModelDType): Float32Array {
   if (dtype === "float32") return values;
