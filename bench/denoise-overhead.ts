@@ -7,7 +7,8 @@
 import { join } from "node:path";
 
 import { LocalEngine } from "../orchestrator/src/engine/process.js";
-import { DType, EngineService } from "../orchestrator/src/generated/nucleus/engine/v1/engine.js";
+import { decodeDenoiseResponse, encodeDenoiseRequest } from "../orchestrator/src/engine/denoise-codec.js";
+import { DenoiseResponse, DType } from "../orchestrator/src/generated/nucleus/engine/v1/engine.js";
 import { denoiseLatents, nextLatents } from "../orchestrator/src/pipeline/generate.js";
 import { argument, median, numberArgument, root } from "./support.js";
 
@@ -16,6 +17,11 @@ const batch = numberArgument("--batch", 2);
 const sizes = (argument("--sizes") ?? "512,1024").split(",").map(Number);
 const channels = 64;
 const modelDir = join(root, "test", "fixtures", "dit", "tiny-a");
+
+/** The response's wire bytes (as the engine sends them), for timing the client's decoder alone. */
+function encodeResponse(predictions: { data: Buffer }[], computeSeconds: number): Buffer {
+  return Buffer.from(DenoiseResponse.encode({ predictions: predictions as DenoiseResponse["predictions"], computeSeconds }).finish());
+}
 
 const percentile = (values: number[], p: number) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))]!;
@@ -64,15 +70,17 @@ try {
       overheads.push(roundTrip - response.computeSeconds * 1000);
       computes.push(response.computeSeconds * 1000);
     }
-    // Client-side message work, timed alone: encoding the request, decoding the response.
+    // Client-side message work, timed alone: encoding the request, decoding the response (the client's codec).
     const request = { latents: denoiseLatents(latents, tokens, channels), gridHeight: grid.height, gridWidth: grid.width, timestep: 0.5, conditioning: handles };
-    const encodeMs = time(calls, () => EngineService.denoise.requestSerialize(request));
-    const responseBytes = EngineService.denoise.responseSerialize(response);
-    const decodeMs = time(calls, () => EngineService.denoise.responseDeserialize(responseBytes));
-    // The sampling loop's step: request tensor + predictions -> CFG + Euler -> next latents (float32).
+    const encodeMs = time(calls, () => encodeDenoiseRequest(request));
+    const responseBytes = encodeResponse(response.predictions, response.computeSeconds);
+    const decodeMs = time(calls, () => decodeDenoiseResponse(responseBytes));
+    // The sampling loop's step: request tensor + predictions -> CFG + Euler -> next latents (float32), into a
+    // reused buffer as generate() does.
+    const buffers = { into: new Float32Array(latents.length), predictions: handles.map(() => new Float32Array(latents.length)) };
     const stepMs = time(calls, () => {
       denoiseLatents(latents, tokens, channels);
-      nextLatents(latents, response.predictions, { cfg: 4, channels, sigma: 0.5, sigmaNext: 0.48, dtype: "float32" });
+      nextLatents(latents, response.predictions, { cfg: 4, channels, sigma: 0.5, sigmaNext: 0.48, dtype: "float32" }, buffers);
     });
     const inMiB = (tokens * channels * 4) / 2 ** 20;
     lines.push(

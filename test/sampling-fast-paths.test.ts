@@ -106,6 +106,10 @@ describe("tensor conversions", () => {
     bits(data).copy(shifted, 1);
     const unaligned = float32View({ dtype: "F32", shape: [10], data: shifted.subarray(1) });
     assert.deepEqual(unaligned, data);
+    const scratch = new Float32Array(16);
+    const intoScratch = float32View({ dtype: "F32", shape: [10], data: shifted.subarray(1) }, scratch);
+    assert.equal(intoScratch.buffer, scratch.buffer, "an unaligned tensor is copied into the scratch buffer");
+    assert.deepEqual(intoScratch, data);
   });
 
   test("proto tensors share the bytes of the tensor they come from, both ways", () => {

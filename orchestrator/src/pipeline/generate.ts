@@ -85,18 +85,27 @@ export function denoiseLatents(latents: Float32Array, tokens: number, channels: 
   return toProtoTensor(float32Tensor(latents, [tokens, channels]));
 }
 
+/** Buffers a sampling loop reuses from step to step, so that a step allocates nothing. */
+export interface StepBuffers {
+  /** The next latents (any buffer of the latents' size but `latents` itself). */
+  into?: Float32Array;
+  /** Aligned copies of the predictions, for when their bytes arrive at offsets a Float32Array cannot view. */
+  predictions?: Float32Array[];
+}
+
 /**
- * One step of the sampler after a Denoise: the predictions (conditional first) -> CFG -> Euler -> next latents,
- * written into `into` when given (a spare buffer of the latents' size, not `latents` itself).
+ * One step of the sampler after a Denoise: the predictions (conditional first) -> CFG -> Euler -> next latents.
  */
 export function nextLatents(
   latents: Float32Array,
   predictionTensors: Tensor[],
   step: { cfg: number; channels: number; sigma: number; sigmaNext: number; dtype: ModelDType },
-  into?: Float32Array,
+  buffers: StepBuffers = {},
 ): Float32Array {
   if (step.dtype === "float32" && predictionTensors.length > 1) {
-    const [cond, uncond] = predictionTensors.map((tensor) => float32View(fromProtoTensor(tensor)));
+    const [cond, uncond] = predictionTensors.map((tensor, index) =>
+      float32View(fromProtoTensor(tensor), buffers.predictions?.[index]));
+    const into = buffers.into;
     return guidedEulerStepFloat32(latents, cond!, uncond!, step.cfg, step.channels, step.sigma, step.sigmaNext, into);
   }
   const round = rounder(step.dtype);
@@ -178,7 +187,7 @@ export async function generate(
     }
     const stepsStarted = performance.now();
     let computeSeconds = 0;
-    let spare: Float32Array | undefined;  // the previous step's latents, reused for the next step's
+    const buffers: StepBuffers = { predictions: handles.map(() => new Float32Array(tokens * channels)) };
     for (let step = 0; step < options.steps; step++) {
       if (events.signal?.aborted) throw new GenerationCancelledError(step);
       const response = await client.denoise(
@@ -186,8 +195,8 @@ export async function generate(
       computeSeconds += response.computeSeconds;
       const next = nextLatents(latents, response.predictions, {
         cfg: options.cfg, channels, sigma: schedule.sigmas[step]!, sigmaNext: schedule.sigmas[step + 1]!, dtype,
-      }, spare);
-      spare = latents;
+      }, buffers);
+      buffers.into = latents;  // the previous latents hold the step after next
       latents = next;
       const elapsedMs = performance.now() - stepsStarted;
       events.onProgress?.({

@@ -56,11 +56,17 @@ function typedView<T>(tensor: TensorData, size: number, make: (buffer: ArrayBuff
 }
 
 /**
- * F32 values read in place: a Float32Array over the tensor's own memory (a copy only when the bytes are not
- * 4-byte aligned or the host is big-endian). Writing to it writes to the tensor.
+ * F32 values read in place: a Float32Array over the tensor's own memory. When the bytes are not 4-byte aligned
+ * (a protobuf field can start anywhere) they are copied into `scratch` if it is large enough (a buffer the caller
+ * reuses, so that a step does not allocate), else into a new array. Writing to the result may write to the tensor.
  */
-export function float32View(tensor: TensorData): Float32Array {
+export function float32View(tensor: TensorData, scratch?: Float32Array): Float32Array {
   if (tensor.dtype !== "F32" || !littleEndian) return toFloat32(tensor);
+  const count = elementCount(tensor);
+  if (tensor.data.byteOffset % 4 !== 0 && scratch && scratch.length >= count && tensor.data.byteLength >= count * 4) {
+    new Uint8Array(scratch.buffer, scratch.byteOffset, count * 4).set(tensor.data.subarray(0, count * 4));
+    return scratch.subarray(0, count);
+  }
   return typedView(tensor, 4, (buffer, offset, length) => new Float32Array(buffer, offset, length));
 }
 
