@@ -1,5 +1,6 @@
 // Selection of our own CPU kernels (kernel_cpu.hpp) for tests, benchmarks and diagnostics.
 #include "bridge_internal.hpp"
+#include "kernel_attention.hpp"
 #include "kernel_cpu.hpp"
 
 namespace kernels = nucleus::kernels;
@@ -15,5 +16,7 @@ int mlxb_cpu_kernels_select(const char *name) {
 }
 
 int mlxb_cpu_kernel_threads(void) { return kernels::worker_count(); }
+
+int mlxb_cpu_attention_chunk_keys(int keys) { return kernels::set_attention_chunk_keys(keys); }
 
 }  // extern "C"

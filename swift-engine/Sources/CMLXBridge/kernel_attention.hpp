@@ -32,7 +32,13 @@ struct AttentionArgs {
   int64_t mask_strides[4] = {};
   // attention_scratch_bytes(args) bytes of working memory, any alignment.
   void *scratch = nullptr;
+  // At most this many keys per chunk (0: as many as fit the cache budget); tests force the online softmax with it.
+  int max_chunk_keys = 0;
 };
+
+// The max_chunk_keys new attention operations get (0 = automatic); returns the previous value.
+int set_attention_chunk_keys(int keys);
+int attention_chunk_keys();
 
 // One instantiation per instruction set (kernel_attention_<isa>.cpp). A SIMD variant needs value_dim to be a
 // multiple of its vector width (16 floats for AVX-512, 8 for AVX2).

@@ -3,6 +3,7 @@
 // other than float32, empty shapes, the "mlx" selection) goes to MLX's own implementation.
 #include "kernel_attention_op.hpp"
 
+#include <atomic>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -15,6 +16,15 @@
 namespace mx = mlx::core;
 
 namespace nucleus::kernels {
+
+namespace {
+
+std::atomic<int> chunk_keys{0};
+
+}  // namespace
+
+int set_attention_chunk_keys(int keys) { return chunk_keys.exchange(std::max(0, keys)); }
+int attention_chunk_keys() { return chunk_keys.load(); }
 
 namespace {
 
@@ -49,8 +59,8 @@ mx::array with_unit_last_stride(const mx::array &x, mx::Stream stream, std::vect
 
 class CpuAttention : public mx::UnaryPrimitive {
  public:
-  CpuAttention(mx::Stream stream, float scale, MaskKind mask, Isa isa)
-      : mx::UnaryPrimitive(stream), scale_(scale), mask_(mask), isa_(isa) {}
+  CpuAttention(mx::Stream stream, float scale, MaskKind mask, Isa isa, int chunk_keys)
+      : mx::UnaryPrimitive(stream), scale_(scale), mask_(mask), isa_(isa), chunk_keys_(chunk_keys) {}
 
   void eval_cpu(const std::vector<mx::array> &inputs, mx::array &out) override {
     std::vector<mx::array> temporaries;
@@ -82,6 +92,7 @@ class CpuAttention : public mx::UnaryPrimitive {
       args.out_strides[axis] = strides[axis];
     }
     args.scale = scale_;
+    args.max_chunk_keys = chunk_keys_;
     args.mask_kind = mask_;
     if (mask_ == MaskKind::boolean || mask_ == MaskKind::additive) {
       const mx::array &mask = inputs[3];
@@ -108,7 +119,8 @@ class CpuAttention : public mx::UnaryPrimitive {
 
   bool is_equivalent(const mx::Primitive &other) const override {
     auto *that = dynamic_cast<const CpuAttention *>(&other);
-    return that && that->scale_ == scale_ && that->mask_ == mask_ && that->isa_ == isa_;
+    return that && that->scale_ == scale_ && that->mask_ == mask_ && that->isa_ == isa_ &&
+           that->chunk_keys_ == chunk_keys_;
   }
 
   std::vector<mx::Shape> output_shapes(const std::vector<mx::array> &inputs) override {
@@ -121,6 +133,7 @@ class CpuAttention : public mx::UnaryPrimitive {
   float scale_;
   MaskKind mask_;
   Isa isa_;
+  int chunk_keys_;
 };
 
 void validate(const mx::array &q, const mx::array &k, const mx::array &v) {
@@ -162,7 +175,7 @@ mx::array scaled_dot_product_attention(const mx::array &queries, const mx::array
   mx::Shape shape = queries.shape();
   shape.back() = values.shape(3);
   Isa isa = variant_for(selected(), values.shape(3));
-  return mx::array(std::move(shape), mx::float32, std::make_shared<CpuAttention>(stream, scale, kind, isa),
+  return mx::array(std::move(shape), mx::float32, std::make_shared<CpuAttention>(stream, scale, kind, isa, attention_chunk_keys()),
                    std::move(inputs));
 }
 

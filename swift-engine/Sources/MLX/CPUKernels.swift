@@ -19,6 +19,14 @@ public enum CPUKernels {
   /// Threads the kernels use.
   public static var threads: Int { Int(mlxb_cpu_kernel_threads()) }
 
+  /// Runs `body` with the fused attention limited to `keys` keys per chunk (forcing its online softmax over
+  /// chunks on short sequences, for tests), then restores the automatic choice.
+  public static func withAttentionChunk<R>(keys: Int, _ body: () throws -> R) rethrows -> R {
+    let previous = mlxb_cpu_attention_chunk_keys(Int32(keys))
+    defer { mlxb_cpu_attention_chunk_keys(previous) }
+    return try body()
+  }
+
   /// Selects a variant ("auto" = the best); throws for unknown names and variants this CPU lacks.
   public static func select(_ name: String) throws {
     try check(mlxb_cpu_kernels_select(name))

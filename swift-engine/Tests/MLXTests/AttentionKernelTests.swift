@@ -81,6 +81,19 @@ final class AttentionKernelTests: XCTestCase {
     }
   }
 
+  /// Keys in chunks of 64 and 100 (the long-sequence path with the online softmax) on every case.
+  func testChunkedKeysMatchNumPyOnEveryCase() throws {
+    for keys in [64, 100] {
+      try CPUKernels.withAttentionChunk(keys: keys) {
+        try forEveryVariant { variant in
+          for (name, mask) in Self.cases {
+            try assertParity(try attention(name, mask), try Self.fixture("\(name)/out"), "\(variant) \(name), \(keys)-key chunks")
+          }
+        }
+      }
+    }
+  }
+
   func testStridedQueriesGiveTheSameResult() throws {
     try forEveryVariant { variant in
       for (name, mask) in [("plain_gqa", MaskUse.none), ("key_padding", .array)] {

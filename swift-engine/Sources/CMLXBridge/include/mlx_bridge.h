@@ -226,6 +226,9 @@ const char *mlxb_cpu_kernels_best(void);
 int mlxb_cpu_kernels_select(const char *name);
 // Threads the kernels run on (NUCLEUS_CPU_THREADS, else the CPUs this process may use).
 int mlxb_cpu_kernel_threads(void);
+// At most `keys` keys per chunk in the fused attention (0 = as many as the cache budget allows; long sequences are
+// then processed chunk by chunk with an online softmax): a knob for tests. Returns the previous value.
+int mlxb_cpu_attention_chunk_keys(int keys);
 
 // --- safetensors files ---
 typedef struct mlxb_tensor_file_s *mlxb_tensor_file;
