@@ -214,7 +214,7 @@ def conv(x, w, stride=1, padding=0, dilation=1):
     return out.permute(0, 2, 3, 1).numpy()
 
 
-cx, w3, w1 = normal(2, 20, 17, 5), normal(7, 3, 3, 5), normal(6, 1, 1, 5)
+cx, w3, w1 = normal(2, 30, 41, 5), normal(7, 3, 3, 5), normal(6, 1, 1, 5)  # 2460 pixels: several blocks
 put("conv", x=cx, w3=w3, w1=w1, pad1=conv(cx, w3, padding=1), stride2=conv(cx, w3, stride=2),
     dilated=conv(cx, w3, padding=2, dilation=2), pointwise=conv(cx, w1))
 ux = normal(2, 3, 5, 4)
