@@ -3,13 +3,19 @@
 // float32 loops against the generic rounding loops (bit for bit), and the tensor views against copies. The generic
 // loops and ts-proto are what the pipeline tests hold to diffusers and to the contract.
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
+
+import { execa } from "execa";
 
 import { decodeDenoiseResponse, encodeDenoiseRequest } from "../orchestrator/src/engine/denoise-codec.js";
 import { DType, DenoiseRequest, DenoiseResponse, EngineService, type Tensor } from "../orchestrator/src/generated/nucleus/engine/v1/engine.js";
 import { eulerStep, guidedEulerStepFloat32, guidedPrediction } from "../orchestrator/src/sampling/guidance.js";
 import { roundBFloat16 } from "../orchestrator/src/sampling/precision.js";
+import { float32Bytes, guidedEulerStepWasm } from "../orchestrator/src/sampling/wasm/guided-euler.js";
 import { float32Tensor, float32View, fromProtoTensor, toFloat32, toProtoTensor } from "../orchestrator/src/tensors/convert.js";
+import { repoRoot } from "./helpers/engine.js";
 
 /** Deterministic pseudo-random floats with a spread of magnitudes (and some exact zeros). */
 function values(count: number, seed: number): Float32Array {
@@ -85,6 +91,39 @@ describe("sampling step fast paths", () => {
       assert.throws(() => guidedEulerStepFloat32(latents, cond, uncond, scale, channels, 0.7, 0.65, latents), /over its input/);
     });
   }
+
+  for (const [channels, scale] of [[64, 4], [64, 0.1], [16, 7.3], [3, 1.5], [5, -2]] as const) {
+    test(`the WebAssembly step equals the JavaScript step bit for bit (${channels} channels, scale ${scale})`, () => {
+      const tokens = 41;
+      const cond = values(tokens * channels, 15);
+      const uncond = values(tokens * channels, 16);
+      const latents = values(tokens * channels, 17);
+      const expected = guidedEulerStepFloat32(latents, cond, uncond, scale, channels, 0.9, 0.83);
+      // The predictions at odd byte offsets, as they can sit inside a response message.
+      const shifted = (array: Float32Array) => {
+        const bytes = Buffer.alloc(array.byteLength + 3);
+        float32Bytes(array).forEach((byte, index) => (bytes[index + 3] = byte));
+        return bytes.subarray(3);
+      };
+      const out = new Float32Array(latents.length).fill(Number.NaN);
+      const ours = guidedEulerStepWasm(float32Bytes(latents), shifted(cond), shifted(uncond), scale, channels, 0.9, 0.83, out);
+      assert.ok(ours, "WebAssembly is available in Node");
+      assert.deepEqual(bits(ours), bits(expected));
+    });
+  }
+
+  test("the committed WebAssembly module is what scripts/generate-wasm.sh makes from guided-euler.c", async (t) => {
+    if (!existsSync(join(repoRoot, ".deps", "toolchain-mode"))) return t.skip("no toolchain recorded (run npm run setup)");
+    const scratch = mkdtempSync(join(repoRoot, ".deps", "wasm-check-"));
+    try {
+      const fresh = join(scratch, "module.ts");
+      await execa("bash", [join(repoRoot, "scripts", "generate-wasm.sh"), "--out", fresh]);
+      const committed = join(repoRoot, "orchestrator", "src", "sampling", "wasm", "guided-euler-module.ts");
+      assert.equal(readFileSync(committed, "utf8"), readFileSync(fresh, "utf8"), "stale: run npm run generate and commit");
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
 
   test("bfloat16 still rounds every result to bfloat16", () => {
     const cond = values(64, 8);

@@ -7,6 +7,7 @@ import { initialLatents } from "../sampling/noise.js";
 import { type ModelDType, rounder, roundBFloat16 } from "../sampling/precision.js";
 import { flowMatchSchedule } from "../sampling/scheduler.js";
 import { float32Tensor, float32View, fromProtoTensor, toFloat32, toProtoTensor } from "../tensors/convert.js";
+import { float32Bytes, guidedEulerStepWasm } from "../sampling/wasm/guided-euler.js";
 import type { PromptEmbedding } from "./inputs.js";
 import type { ModelFolder } from "./model-folder.js";
 import type { RGBImage } from "../image/png.js";
@@ -103,9 +104,12 @@ export function nextLatents(
   buffers: StepBuffers = {},
 ): Float32Array {
   if (step.dtype === "float32" && predictionTensors.length > 1) {
+    const into = buffers.into ?? new Float32Array(latents.length);
+    const [condBytes, uncondBytes] = predictionTensors.map((tensor) => fromProtoTensor(tensor).data);
+    const fast = guidedEulerStepWasm(float32Bytes(latents), condBytes!, uncondBytes!, step.cfg, step.channels, step.sigma, step.sigmaNext, into);
+    if (fast) return fast;
     const [cond, uncond] = predictionTensors.map((tensor, index) =>
       float32View(fromProtoTensor(tensor), buffers.predictions?.[index]));
-    const into = buffers.into;
     return guidedEulerStepFloat32(latents, cond!, uncond!, step.cfg, step.channels, step.sigma, step.sigmaNext, into);
   }
   const round = rounder(step.dtype);
