@@ -11,9 +11,11 @@ import shutil
 import sys
 
 import torch
-from diffusers import AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler
+from diffusers import FlowMatchEulerDiscreteScheduler
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools" / "reference"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from diffusers_vae import random_vae  # noqa: E402
 from make_pipeline_fixtures import RELEASED_SCHEDULER  # noqa: E402
 
 parser = argparse.ArgumentParser()
@@ -24,17 +26,7 @@ out = pathlib.Path(args.out)
 out.mkdir(parents=True, exist_ok=True)
 if not (out / "transformer").exists():
     shutil.copytree(args.transformer, out / "transformer")
-torch.manual_seed(3)
-vae = AutoencoderKLQwenImage()
-with torch.no_grad():
-    for name, parameter in vae.named_parameters():
-        if name.endswith("gamma"):
-            parameter.fill_(1.0)
-        elif name.endswith("bias"):
-            parameter.zero_()
-        else:
-            parameter.copy_(torch.randn_like(parameter) / parameter[0].numel() ** 0.5)
-vae.to(torch.bfloat16).save_pretrained(out / "vae", safe_serialization=True)
+random_vae().to(torch.bfloat16).save_pretrained(out / "vae", safe_serialization=True)
 FlowMatchEulerDiscreteScheduler.from_config(RELEASED_SCHEDULER).save_pretrained(out / "scheduler")
 (out / "model_index.json").write_text(json.dumps({"_class_name": "NucleusMoEImagePipeline"}) + "\n")
 print("wrote", out)

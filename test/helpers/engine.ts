@@ -13,8 +13,8 @@ export const packageVersion = (JSON.parse(readFileSync(join(repoRoot, "package.j
   .version;
 
 /**
- * PIDs of live engine processes of this checkout (their command line names an engine binary under this
- * repository), so that engines of other checkouts on a shared machine do not count.
+ * PIDs of live processes whose command line mentions the engine binary of this checkout (engines and builds of
+ * other checkouts on a shared machine are not ours to count).
  */
 export function enginePids(): number[] {
   const pids: number[] = [];
@@ -23,7 +23,7 @@ export function enginePids(): number[] {
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
       const state = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]?.[0];
-      if (cmdline.includes("nucleus-engine") && cmdline.includes(repoRoot) && state !== "Z") pids.push(Number(entry));
+      if (cmdline.includes("nucleus-engine") && cmdline.includes(repoRoot + "/") && state !== "Z") pids.push(Number(entry));
     } catch {
       // the process ended while we looked
     }

@@ -1,12 +1,13 @@
 // The sampling loop: CFG branches as one batched Denoise per step, the per-token norm rescale and the Euler
 // update here, the VAE decode in the engine. Mirrors NucleusMoEImagePipeline given prompt embeddings.
 import type { EngineClient } from "../engine/client.js";
-import { DType } from "../generated/nucleus/engine/v1/engine.js";
-import { eulerStep, guidedPrediction } from "../sampling/guidance.js";
+import { DType, type Tensor } from "../generated/nucleus/engine/v1/engine.js";
+import { eulerStep, guidedEulerStepFloat32, guidedPrediction, roundInPlace } from "../sampling/guidance.js";
 import { initialLatents } from "../sampling/noise.js";
 import { type ModelDType, rounder, roundBFloat16 } from "../sampling/precision.js";
 import { flowMatchSchedule } from "../sampling/scheduler.js";
-import { float32Tensor, fromProtoTensor, toFloat32, toProtoTensor } from "../tensors/convert.js";
+import { float32Tensor, float32View, fromProtoTensor, toFloat32, toProtoTensor } from "../tensors/convert.js";
+import { float32Bytes, guidedEulerStepWasm } from "../sampling/wasm/guided-euler.js";
 import type { ModelFolder } from "./model-folder.js";
 import type { RGBImage } from "../image/png.js";
 import type { PromptFormatter } from "../text/prompt.js";
@@ -81,6 +82,49 @@ export interface StepPrediction {
   sigma: number;
   prediction: Float32Array;
   grid: { height: number; width: number };
+}
+
+/** The Denoise request tensor for packed latents [tokens, channels]. */
+export function denoiseLatents(latents: Float32Array, tokens: number, channels: number): Tensor {
+  return toProtoTensor(float32Tensor(latents, [tokens, channels]));
+}
+
+/** Buffers a sampling loop reuses from step to step, so that a step allocates nothing. */
+export interface StepBuffers {
+  /** The next latents (any buffer of the latents' size but `latents` itself). */
+  into?: Float32Array;
+  /** Aligned copies of the predictions, for when their bytes arrive at offsets a Float32Array cannot view. */
+  predictions?: Float32Array[];
+}
+
+/**
+ * One step of the sampler after a Denoise: the predictions (conditional first) -> CFG -> Euler -> next latents.
+ */
+export function nextLatents(
+  latents: Float32Array,
+  predictionTensors: Tensor[],
+  step: { cfg: number; channels: number; sigma: number; sigmaNext: number; dtype: ModelDType },
+  buffers: StepBuffers = {},
+): Float32Array {
+  if (step.dtype === "float32" && predictionTensors.length > 1) {
+    const into = buffers.into ?? new Float32Array(latents.length);
+    const [condBytes, uncondBytes] = predictionTensors.map((tensor) => fromProtoTensor(tensor).data);
+    const fast = guidedEulerStepWasm(float32Bytes(latents), condBytes!, uncondBytes!, step.cfg, step.channels, step.sigma, step.sigmaNext, into);
+    if (fast) return fast;
+    const [cond, uncond] = predictionTensors.map((tensor, index) =>
+      float32View(fromProtoTensor(tensor), buffers.predictions?.[index]));
+    return guidedEulerStepFloat32(latents, cond!, uncond!, step.cfg, step.channels, step.sigma, step.sigmaNext, into);
+  }
+  const round = rounder(step.dtype);
+  // float32 predictions are read where the response holds them; other dtypes round a copy.
+  const predictions = predictionTensors.map((tensor) => {
+    const data = fromProtoTensor(tensor);
+    return step.dtype === "float32" ? float32View(data) : roundInPlace(toFloat32(data), step.dtype);
+  });
+  const prediction = predictions.length > 1
+    ? guidedPrediction(predictions[0]!, predictions[1]!, step.cfg, step.channels, round)
+    : predictions[0]!;
+  return eulerStep(latents, prediction, step.sigma, step.sigmaNext, round);
 }
 
 export interface GenerateEvents {
@@ -167,18 +211,25 @@ export async function generate(
     }
     const stepsStarted = performance.now();
     let computeSeconds = 0;
+    const buffers: StepBuffers = { predictions: conditioningHandles.map(() => new Float32Array(tokens * channels)) };
     for (let step = 0; step < options.steps; step++) {
       if (events.signal?.aborted) throw new GenerationCancelledError(step);
       const response = await client.denoise(
-        toProtoTensor(float32Tensor(latents, [tokens, channels])), grid,
-        modelTimestep(schedule.timesteps[step]!, dtype), conditioningHandles);
+        denoiseLatents(latents, tokens, channels), grid, modelTimestep(schedule.timesteps[step]!, dtype), conditioningHandles);
       computeSeconds += response.computeSeconds;
-      const predictions = response.predictions.map((tensor) => toFloat32(fromProtoTensor(tensor)).map(round));
-      const prediction = useCfg
-        ? guidedPrediction(predictions[0]!, predictions[1]!, options.cfg, channels, round)
-        : predictions[0]!;
-      events.onPrediction?.({ step: step + 1, total: options.steps, latents, sigma: schedule.sigmas[step]!, prediction, grid });
-      latents = eulerStep(latents, prediction, schedule.sigmas[step]!, schedule.sigmas[step + 1]!, round);
+      const sigma = schedule.sigmas[step]!;
+      const sigmaNext = schedule.sigmas[step + 1]!;
+      if (events.onPrediction) {
+        // Previews need the guided prediction itself: the unfused step, into arrays the callback may keep.
+        const predictions = response.predictions.map((tensor) => toFloat32(fromProtoTensor(tensor)).map(round));
+        const prediction = useCfg ? guidedPrediction(predictions[0]!, predictions[1]!, options.cfg, channels, round) : predictions[0]!;
+        events.onPrediction({ step: step + 1, total: options.steps, latents, sigma, prediction, grid });
+        latents = eulerStep(latents, prediction, sigma, sigmaNext, round);
+      } else {
+        const next = nextLatents(latents, response.predictions, { cfg: options.cfg, channels, sigma, sigmaNext, dtype }, buffers);
+        buffers.into = latents;  // the previous latents hold the step after next
+        latents = next;
+      }
       const elapsedMs = performance.now() - stepsStarted;
       events.onProgress?.({
         step: step + 1, total: options.steps, elapsedMs, etaMs: (elapsedMs / (step + 1)) * (options.steps - step - 1),

@@ -1,5 +1,8 @@
 // Classifier-free guidance with the per-token norm rescale, and the Euler step, on packed latents [S, C],
-// rounding every result in the model's dtype as the reference pipeline does.
+// rounding every result in the model's dtype as the reference pipeline does. float32 runs through loops with
+// Math.fround written out (what `rounder("float32")` does, without a call per operation); other dtypes take the
+// generic loops with their rounding function. Both give the same numbers for float32.
+import { type ModelDType, rounder } from "./precision.js";
 
 /**
  * comb = uncond + g · (cond − uncond), then each token is rescaled to the conditional prediction's norm:
@@ -12,6 +15,7 @@ export function guidedPrediction(
   channels: number,
   round: (value: number) => number,
 ): Float32Array {
+  if (round === Math.fround) return guidedPredictionFloat32(cond, uncond, scale, channels);
   const out = new Float32Array(cond.length);
   const combined = new Float64Array(channels);
   for (let token = 0; token < cond.length / channels; token++) {
@@ -31,6 +35,28 @@ export function guidedPrediction(
   return out;
 }
 
+function guidedPredictionFloat32(cond: Float32Array, uncond: Float32Array, scale: number, channels: number): Float32Array {
+  const out = new Float32Array(cond.length);
+  const tokens = cond.length / channels;
+  const fround = Math.fround;
+  for (let token = 0; token < tokens; token++) {
+    const base = token * channels;
+    let condNorm = 0;
+    let combNorm = 0;
+    for (let i = base; i < base + channels; i++) {
+      const u = uncond[i]!;
+      const c = cond[i]!;
+      const value = fround(u + fround(scale * fround(c - u)));
+      out[i] = value;  // float32 storage keeps `value` exactly
+      condNorm += c * c;
+      combNorm += value * value;
+    }
+    const ratio = fround(fround(Math.sqrt(condNorm)) / fround(Math.sqrt(combNorm)));
+    for (let i = base; i < base + channels; i++) out[i] = out[i]! * ratio;  // the store rounds to float32
+  }
+  return out;
+}
+
 /**
  * One Euler step of the flow: the model predicts x0 − noise, the scheduler expects its negation, so
  * latents ← latents + (σ_next − σ) · (−prediction). As in diffusers, the product is taken in the prediction's
@@ -45,8 +71,62 @@ export function eulerStep(
 ): Float32Array {
   const dt = Math.fround(sigmaNext - sigma);
   const out = new Float32Array(latents.length);
+  if (round === Math.fround) {
+    const fround = Math.fround;
+    for (let i = 0; i < latents.length; i++) out[i] = latents[i]! + fround(dt * -prediction[i]!);  // the store rounds the sum
+    return out;
+  }
   for (let i = 0; i < latents.length; i++) {
     out[i] = round(Math.fround(latents[i]! + round(dt * -prediction[i]!)));
   }
   return out;
+}
+
+/**
+ * `eulerStep(latents, guidedPrediction(cond, uncond, scale, channels, Math.fround), sigma, sigmaNext, Math.fround)`
+ * in one pass and without intermediate arrays, writing into `out` (which must not be `latents`): the sampling
+ * loop's float32 step with CFG.
+ */
+export function guidedEulerStepFloat32(
+  latents: Float32Array,
+  cond: Float32Array,
+  uncond: Float32Array,
+  scale: number,
+  channels: number,
+  sigma: number,
+  sigmaNext: number,
+  out: Float32Array = new Float32Array(latents.length),
+): Float32Array {
+  if (out === latents) throw new Error("guidedEulerStepFloat32 cannot write over its input latents");
+  const fround = Math.fround;
+  const dt = fround(sigmaNext - sigma);
+  const combined = new Float32Array(channels);
+  const tokens = cond.length / channels;
+  for (let token = 0; token < tokens; token++) {
+    const base = token * channels;
+    let condNorm = 0;
+    let combNorm = 0;
+    for (let c = 0; c < channels; c++) {
+      const u = uncond[base + c]!;
+      const v = cond[base + c]!;
+      const value = fround(u + fround(scale * fround(v - u)));
+      combined[c] = value;
+      condNorm += v * v;
+      combNorm += value * value;
+    }
+    const ratio = fround(fround(Math.sqrt(condNorm)) / fround(Math.sqrt(combNorm)));
+    for (let c = 0; c < channels; c++) {
+      const prediction = fround(combined[c]! * ratio);
+      out[base + c] = latents[base + c]! + fround(dt * -prediction);  // the store rounds the sum
+    }
+  }
+  return out;
+}
+
+/** Rounds every value to `dtype` in place (no-op for float32 arrays). */
+export function roundInPlace(values: Float32Array, dtype: ModelDType): Float32Array {
+  if (dtype === "float32") return values;
+  const round = rounder(dtype);
+  for (let i = 0; i < values.length; i++) values[i] = round(values[i]!);
+  return values;
 }

@@ -49,9 +49,10 @@ struct ngs_call {
   grpc_call *call;
   grpc_completion_queue *queue;
   char *method;
-  // The request as gRPC received it (slices, not copied); handed over once by ngs_call_take_request.
-  grpc_byte_buffer *request;
+  grpc_slice request;   // the whole request message, as the C core received it (no copy when it is one slice)
   int has_request;
+  grpc_slice response;  // a response message the handler packed in place (ngs_call_response_buffer)
+  int has_response;
   int initial_metadata_sent;
   int finished;
   int close_received;
@@ -127,7 +128,7 @@ ngs_server *ngs_server_start(const char *address, size_t max_message_bytes, int 
   int is_unix = strncmp(address, "unix:", 5) == 0;
   grpc_init();
 
-  grpc_arg args[2];
+  grpc_arg args[4];
   memset(args, 0, sizeof(args));
   args[0].type = GRPC_ARG_INTEGER;
   args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
@@ -135,7 +136,15 @@ ngs_server *ngs_server_start(const char *address, size_t max_message_bytes, int 
   args[1].type = GRPC_ARG_INTEGER;
   args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
   args[1].value.integer = -1;
-  grpc_channel_args channel_args = {2, args};
+  // Tensors of megabytes arrive in one go: a receive window that holds a whole request (instead of 64 KiB,
+  // answered by a window update every 64 KiB) and frames up to the HTTP/2 maximum.
+  args[2].type = GRPC_ARG_INTEGER;
+  args[2].key = GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES;
+  args[2].value.integer = 64 << 20;
+  args[3].type = GRPC_ARG_INTEGER;
+  args[3].key = GRPC_ARG_HTTP2_MAX_FRAME_SIZE;
+  args[3].value.integer = (1 << 24) - 1;
+  grpc_channel_args channel_args = {4, args};
 
   ngs_server *server = calloc(1, sizeof(ngs_server));
   pthread_mutex_init(&server->lock, NULL);
@@ -204,21 +213,15 @@ static void receive_request(ngs_call *call) {
   op.op = GRPC_OP_RECV_MESSAGE;
   op.data.recv_message.recv_message = &buffer;
   if (run_batch(call, &op, 1, &call->recv_tag) != 0 || buffer == NULL) return;
-  if (buffer->data.raw.compression != GRPC_COMPRESS_NONE) {
-    // gRPC decompresses messages before they get here; should one still be compressed, keep its plain bytes.
-    grpc_byte_buffer_reader reader;
-    if (!grpc_byte_buffer_reader_init(&reader, buffer)) {
-      grpc_byte_buffer_destroy(buffer);
-      return;
-    }
-    grpc_slice plain = grpc_byte_buffer_reader_readall(&reader);
+  grpc_byte_buffer_reader reader;
+  if (grpc_byte_buffer_reader_init(&reader, buffer)) {
+    // One plain slice for the whole message (the reader decompresses): a reference when it arrived as one slice,
+    // a single merge copy otherwise. The buffer is freed at once, so the message is held once.
+    call->request = grpc_byte_buffer_reader_readall(&reader);
+    call->has_request = 1;
     grpc_byte_buffer_reader_destroy(&reader);
-    grpc_byte_buffer_destroy(buffer);
-    buffer = grpc_raw_byte_buffer_create(&plain, 1);
-    grpc_slice_unref(plain);
   }
-  call->request = buffer;
-  call->has_request = 1;
+  grpc_byte_buffer_destroy(buffer);
 }
 
 void ngs_server_require_token(ngs_server *server, const char *token) {
@@ -277,7 +280,8 @@ static void *serve_call(void *argument) {
 
   grpc_call_unref(call->call);
   drain_and_destroy(call->queue, 1);
-  if (call->request) grpc_byte_buffer_destroy(call->request);
+  if (call->has_request) grpc_slice_unref(call->request);
+  if (call->has_response) grpc_slice_unref(call->response);
   gpr_free(call->method);
   pthread_mutex_destroy(&call->lock);
   free(call);
@@ -489,30 +493,17 @@ void ngs_server_destroy(ngs_server *server) {
 
 const char *ngs_call_method(const ngs_call *call) { return call->method; }
 
-int ngs_call_has_request(const ngs_call *call, size_t *length) {
-  if (length) *length = call->request ? grpc_byte_buffer_length(call->request) : 0;
-  return call->has_request;
+const uint8_t *ngs_call_request(const ngs_call *call, size_t *length, int *has_message) {
+  if (length) *length = call->has_request ? GRPC_SLICE_LENGTH(call->request) : 0;
+  if (has_message) *has_message = call->has_request;
+  return call->has_request ? GRPC_SLICE_START_PTR(call->request) : NULL;
 }
 
-int ngs_call_take_request(ngs_call *call, uint8_t *destination, size_t length) {
-  if (!call->request) return -1;
-  grpc_byte_buffer_reader reader;
-  int result = -1;
-  if (grpc_byte_buffer_reader_init(&reader, call->request)) {
-    size_t done = 0;
-    grpc_slice slice;
-    while (grpc_byte_buffer_reader_next(&reader, &slice)) {
-      size_t n = GRPC_SLICE_LENGTH(slice);
-      if (done + n <= length) memcpy(destination + done, GRPC_SLICE_START_PTR(slice), n);
-      done += n;
-      grpc_slice_unref(slice);
-    }
-    grpc_byte_buffer_reader_destroy(&reader);
-    result = done == length ? 0 : -1;
-  }
-  grpc_byte_buffer_destroy(call->request);
-  call->request = NULL;
-  return result;
+uint8_t *ngs_call_response_buffer(ngs_call *call, size_t length) {
+  if (call->has_response) grpc_slice_unref(call->response);
+  call->response = grpc_slice_malloc(length);
+  call->has_response = 1;
+  return GRPC_SLICE_START_PTR(call->response);
 }
 
 static grpc_byte_buffer *byte_buffer_from(const uint8_t *data, size_t length) {
@@ -549,22 +540,21 @@ int ngs_call_send(ngs_call *call, const uint8_t *data, size_t length) {
   return result;
 }
 
-int ngs_call_finish(ngs_call *call, int status_code, const char *status_message, const uint8_t *data,
-                    size_t length) {
+// Ends the call with a status and, when `message` is not NULL, a final message (whose reference it takes over).
+static int finish_call(ngs_call *call, int status_code, const char *status_message, grpc_byte_buffer *message) {
   pthread_mutex_lock(&call->lock);
   if (call->finished) {
     pthread_mutex_unlock(&call->lock);
+    if (message) grpc_byte_buffer_destroy(message);
     return -1;
   }
   call->finished = 1;
   grpc_op ops[3];
   size_t count = add_initial_metadata(call, &ops[0]);
-  grpc_byte_buffer *buffer = NULL;
-  if (data != NULL) {
-    buffer = byte_buffer_from(data, length);
+  if (message != NULL) {
     memset(&ops[count], 0, sizeof(grpc_op));
     ops[count].op = GRPC_OP_SEND_MESSAGE;
-    ops[count].data.send_message.send_message = buffer;
+    ops[count].data.send_message.send_message = message;
     count++;
   }
   grpc_slice details = grpc_slice_from_copied_string(status_message ? status_message : "");
@@ -575,9 +565,20 @@ int ngs_call_finish(ngs_call *call, int status_code, const char *status_message,
   count++;
   int result = run_batch(call, ops, count, &call->send_tag);
   grpc_slice_unref(details);
-  if (buffer) grpc_byte_buffer_destroy(buffer);
+  if (message) grpc_byte_buffer_destroy(message);
   pthread_mutex_unlock(&call->lock);
   return result;
+}
+
+int ngs_call_finish(ngs_call *call, int status_code, const char *status_message, const uint8_t *data,
+                    size_t length) {
+  return finish_call(call, status_code, status_message, data != NULL ? byte_buffer_from(data, length) : NULL);
+}
+
+int ngs_call_finish_with_response_buffer(ngs_call *call, int status_code, const char *status_message) {
+  if (!call->has_response) return finish_call(call, GRPC_STATUS_INTERNAL, "no response buffer was packed", NULL);
+  // The byte buffer takes its own reference to the slice: the packed bytes go out without a copy.
+  return finish_call(call, status_code, status_message, grpc_raw_byte_buffer_create(&call->response, 1));
 }
 
 int ngs_call_is_cancelled(ngs_call *call) {

@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "bridge_internal.hpp"
+#include "kernel_elementwise_op.hpp"
 
 namespace mx = mlx::core;
 
@@ -19,8 +20,8 @@ mx::array apply_unary(mlxb_unary_op op, const mx::array &a) {
     case MLXB_SQRT: return mx::sqrt(a);
     case MLXB_RSQRT: return mx::rsqrt(a);
     case MLXB_TANH: return mx::tanh(a);
-    case MLXB_SIGMOID: return mx::sigmoid(a);
-    case MLXB_SILU: return mx::multiply(a, mx::sigmoid(a));  // MLX's C++ API has no silu
+    case MLXB_SIGMOID: return nucleus::kernels::sigmoid(a);
+    case MLXB_SILU: return nucleus::kernels::silu(a);
     case MLXB_SIN: return mx::sin(a);
     case MLXB_COS: return mx::cos(a);
     case MLXB_ABS: return mx::abs(a);
@@ -31,7 +32,20 @@ mx::array apply_unary(mlxb_unary_op op, const mx::array &a) {
   throw std::invalid_argument("unknown unary op " + std::to_string(static_cast<int>(op)));
 }
 
+// Arithmetic that our CPU kernels may take (float32 on the CPU), else MLX's.
+std::optional<mx::array> our_binary(mlxb_binary_op op, const mx::array &a, const mx::array &b) {
+  namespace k = nucleus::kernels;
+  switch (op) {
+    case MLXB_ADD: return k::try_binary(k::BinaryOp::add, a, b);
+    case MLXB_SUBTRACT: return k::try_binary(k::BinaryOp::subtract, a, b);
+    case MLXB_MULTIPLY: return k::try_binary(k::BinaryOp::multiply, a, b);
+    case MLXB_DIVIDE: return k::try_binary(k::BinaryOp::divide, a, b);
+    default: return std::nullopt;
+  }
+}
+
 mx::array apply_binary(mlxb_binary_op op, const mx::array &a, const mx::array &b) {
+  if (auto ours = our_binary(op, a, b)) return *ours;
   switch (op) {
     case MLXB_ADD: return mx::add(a, b);
     case MLXB_SUBTRACT: return mx::subtract(a, b);

@@ -2,6 +2,11 @@
 #include <stdexcept>
 
 #include "bridge_internal.hpp"
+#include "kernel_attention_op.hpp"
+#include "kernel_conv_op.hpp"
+#include "kernel_elementwise_op.hpp"
+#include "kernel_indexing_op.hpp"
+#include "kernel_matmul_op.hpp"
 
 namespace mx = mlx::core;
 
@@ -13,11 +18,11 @@ using mlxb::wrap;
 extern "C" {
 
 int mlxb_matmul(mlxb_array a, mlxb_array b, mlxb_array *out) {
-  return guarded([&] { *out = wrap(mx::matmul(unwrap(a), unwrap(b))); });
+  return guarded([&] { *out = wrap(nucleus::kernels::matmul(unwrap(a), unwrap(b))); });
 }
 
 int mlxb_addmm(mlxb_array c, mlxb_array a, mlxb_array b, float alpha, float beta, mlxb_array *out) {
-  return guarded([&] { *out = wrap(mx::addmm(unwrap(c), unwrap(a), unwrap(b), alpha, beta)); });
+  return guarded([&] { *out = wrap(nucleus::kernels::addmm(unwrap(c), unwrap(a), unwrap(b), alpha, beta)); });
 }
 
 int mlxb_softmax(mlxb_array a, int axis, int precise, mlxb_array *out) {
@@ -25,11 +30,27 @@ int mlxb_softmax(mlxb_array a, int axis, int precise, mlxb_array *out) {
 }
 
 int mlxb_layer_norm(mlxb_array x, mlxb_array weight, mlxb_array bias, float eps, mlxb_array *out) {
-  return guarded([&] { *out = wrap(mx::fast::layer_norm(unwrap(x), optional(weight), optional(bias), eps)); });
+  return guarded([&] {
+    if (auto ours = nucleus::kernels::try_layer_norm(unwrap(x), optional(weight), optional(bias), eps)) {
+      *out = wrap(*ours);
+    } else {
+      *out = wrap(mx::fast::layer_norm(unwrap(x), optional(weight), optional(bias), eps));
+    }
+  });
 }
 
 int mlxb_rms_norm(mlxb_array x, mlxb_array weight, float eps, mlxb_array *out) {
-  return guarded([&] { *out = wrap(mx::fast::rms_norm(unwrap(x), optional(weight), eps)); });
+  return guarded([&] {
+    if (auto ours = nucleus::kernels::try_rms_norm(unwrap(x), optional(weight), eps)) {
+      *out = wrap(*ours);
+    } else {
+      *out = wrap(mx::fast::rms_norm(unwrap(x), optional(weight), eps));
+    }
+  });
+}
+
+int mlxb_rotate_pairs(mlxb_array x, mlxb_array cos, mlxb_array sin, mlxb_array *out) {
+  return guarded([&] { *out = wrap(nucleus::kernels::rotate_pairs(unwrap(x), unwrap(cos, "cos"), unwrap(sin, "sin"))); });
 }
 
 int mlxb_scaled_dot_product_attention(mlxb_array q, mlxb_array k, mlxb_array v, float scale, mlxb_mask_mode mode,
@@ -46,16 +67,21 @@ int mlxb_scaled_dot_product_attention(mlxb_array q, mlxb_array k, mlxb_array v, 
         break;
       default: throw std::invalid_argument("unknown attention mask mode");
     }
-    *out = wrap(mx::fast::scaled_dot_product_attention(unwrap(q, "queries"), unwrap(k, "keys"), unwrap(v, "values"),
-                                                       scale, mask_mode, mask_array));
+    *out = wrap(nucleus::kernels::scaled_dot_product_attention(unwrap(q, "queries"), unwrap(k, "keys"),
+                                                                 unwrap(v, "values"), scale, mask_mode, mask_array));
   });
 }
 
 int mlxb_conv2d(mlxb_array x, mlxb_array weight, int stride_h, int stride_w, int pad_h, int pad_w, int dilation_h,
                 int dilation_w, int groups, mlxb_array *out) {
   return guarded([&] {
-    *out = wrap(mx::conv2d(unwrap(x), unwrap(weight, "weight"), {stride_h, stride_w}, {pad_h, pad_w},
-                           {dilation_h, dilation_w}, groups));
+    const mx::array &input = unwrap(x), &kernel = unwrap(weight, "weight");
+    if (auto ours = nucleus::kernels::try_conv2d(input, kernel, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
+                                                 groups)) {
+      *out = wrap(*ours);
+    } else {
+      *out = wrap(mx::conv2d(input, kernel, {stride_h, stride_w}, {pad_h, pad_w}, {dilation_h, dilation_w}, groups));
+    }
   });
 }
 
@@ -63,6 +89,10 @@ int mlxb_upsample_nearest_2x(mlxb_array x, mlxb_array *out) {
   return guarded([&] {
     const mx::array &image = unwrap(x);
     if (image.ndim() != 4) throw std::invalid_argument("upsample_nearest_2x expects NHWC (4 dimensions)");
+    if (auto ours = nucleus::kernels::try_upsample_nearest_2x(image)) {
+      *out = wrap(*ours);
+      return;
+    }
     // Repeat each row and each column twice: [N, H, W, C] -> [N, 2H, 2W, C].
     *out = wrap(mx::repeat(mx::repeat(image, 2, 1), 2, 2));
   });

@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "bridge_internal.hpp"
+#include "kernel_elementwise_op.hpp"
 
 namespace mx = mlx::core;
 
@@ -45,7 +46,11 @@ int mlxb_l2_norm(mlxb_array a, const int32_t *axes, size_t naxes, int keepdims, 
     const mx::array &x = unwrap(a);
     // sqrt(sum(x^2)) over the axes; linalg::norm refuses more than two axes, the model code needs any.
     std::vector<int> over = naxes == 0 ? all_axes(x) : mlxb::ints_from(axes, naxes);
-    *out = wrap(mx::sqrt(mx::sum(mx::square(x), over, keepdims != 0)));
+    if (auto ours = nucleus::kernels::try_l2_norm(x, over, keepdims != 0)) {
+      *out = wrap(*ours);
+    } else {
+      *out = wrap(mx::sqrt(mx::sum(mx::square(x), over, keepdims != 0)));
+    }
   });
 }
 

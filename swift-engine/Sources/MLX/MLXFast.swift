@@ -16,6 +16,13 @@ public enum MLXFast {
     try withExtendedLifetime((x, weight)) { try produce { mlxb_rms_norm(x.handle, weight?.handle, eps, $0) } }
   }
 
+  /// x · cos + swapPairs(x) · sin over the last axis, where swapPairs exchanges elements 2k and 2k+1: a rotary
+  /// embedding of interleaved pairs from precomputed tables (`sin` carries the sign of each pair's first element).
+  /// `cos` and `sin` broadcast to x's shape; the last axis must be even.
+  public static func rotatePairs(_ x: MLXArray, cos: MLXArray, sin: MLXArray) throws -> MLXArray {
+    try withExtendedLifetime((x, cos, sin)) { try produce { mlxb_rotate_pairs(x.handle, cos.handle, sin.handle, $0) } }
+  }
+
   public enum AttentionMask {
     case none
     case causal

@@ -52,16 +52,18 @@ void ngs_server_destroy(ngs_server *server);
 
 // The full method path, e.g. "/nucleus.engine.v1.Engine/GetInfo".
 const char *ngs_call_method(const ngs_call *call);
-// Whether the client sent a request message (0: none), and its length in bytes.
-int ngs_call_has_request(const ngs_call *call, size_t *length);
-// Copies the request message into `destination` (`length` bytes, from ngs_call_has_request) and frees gRPC's copy,
-// so the message is held once; 0 on success. Works once per call.
-int ngs_call_take_request(ngs_call *call, uint8_t *destination, size_t length);
+// The request message as received (valid until the call ends); has_message is 0 when the client sent none.
+const uint8_t *ngs_call_request(const ngs_call *call, size_t *length, int *has_message);
+// A buffer of `length` bytes owned by the call, for packing the final response message in place (a second call
+// replaces the first buffer); ngs_call_finish_with_response_buffer sends it without a copy.
+uint8_t *ngs_call_response_buffer(ngs_call *call, size_t length);
 // Sends one message of a server-streaming call. Returns 0, or -1 when the call is gone (cancelled, peer closed).
 int ngs_call_send(ngs_call *call, const uint8_t *data, size_t length);
 // Ends the call with a status (0 = OK) and an optional final message (data may be NULL). Returns 0 or -1.
 int ngs_call_finish(ngs_call *call, int status_code, const char *status_message, const uint8_t *data,
                     size_t length);
+// Ends the call with a status and the message packed into ngs_call_response_buffer.
+int ngs_call_finish_with_response_buffer(ngs_call *call, int status_code, const char *status_message);
 // 1 once the client cancelled the call, its deadline passed or the connection broke.
 int ngs_call_is_cancelled(ngs_call *call);
 

@@ -72,6 +72,20 @@ int mlxb_async_eval(const mlxb_array *arrays, size_t count);
 // Evaluates `array` and copies its elements, row-major, into `buffer` (exactly size * dtype_size bytes).
 int mlxb_read(mlxb_array array, void *buffer, size_t byte_count);
 
+// --- moving bytes in and out without copies ---
+// Byte buffers in MLX's memory (counted by MLX) for data on its way to becoming an array: a message decoder
+// allocates one, writes the bytes into it, and mlxb_adopt_bytes makes it an array's storage without a copy.
+// Returns NULL when the memory is not available.
+void *mlxb_bytes_alloc(size_t size);
+// Frees a buffer from mlxb_bytes_alloc that no array adopted; returns 0 (and does nothing) for any other pointer.
+int mlxb_bytes_free(void *pointer);
+// The array [shape] of `dtype` stored in the mlxb_bytes_alloc buffer at `pointer` (which must hold exactly its
+// bytes). The array owns the buffer from then on: do not pass it to mlxb_bytes_free.
+int mlxb_adopt_bytes(void *pointer, mlxb_dtype dtype, const int32_t *shape, size_t ndim, mlxb_array *out);
+// Evaluates `array` and gives its bytes in place (row-major): valid while the array lives. Fails for arrays whose
+// layout is not row-major contiguous (make one with mlxb_contiguous first).
+int mlxb_data_view(mlxb_array array, const void **data, size_t *byte_count);
+
 // --- lists of arrays (results of split and quantize) ---
 typedef struct mlxb_vector_s *mlxb_vector;
 size_t mlxb_vector_size(mlxb_vector vector);
@@ -175,6 +189,10 @@ int mlxb_softmax(mlxb_array a, int axis, int precise, mlxb_array *out);
 int mlxb_layer_norm(mlxb_array x, mlxb_array weight, mlxb_array bias, float eps, mlxb_array *out);
 int mlxb_rms_norm(mlxb_array x, mlxb_array weight, float eps, mlxb_array *out);
 
+// x · cos + swap_pairs(x) · sin over the last axis (even length), swap_pairs exchanging elements 2k and 2k+1:
+// a rotary embedding of interleaved pairs from precomputed tables; cos and sin broadcast to x's shape.
+int mlxb_rotate_pairs(mlxb_array x, mlxb_array cos, mlxb_array sin, mlxb_array *out);
+
 typedef enum { MLXB_MASK_NONE = 0, MLXB_MASK_CAUSAL, MLXB_MASK_ARRAY } mlxb_mask_mode;
 // q [B, Hq, L, D], k/v [B, Hkv, S, D] with Hq % Hkv == 0. With MLXB_MASK_ARRAY, `mask` is boolean (true = attend)
 // or additive, broadcastable to [B, Hq, L, S].
@@ -198,6 +216,19 @@ int mlxb_gather_mm(mlxb_array a, mlxb_array b, mlxb_array lhs_indices, mlxb_arra
 int mlxb_gather_qmm(mlxb_array x, mlxb_array w, mlxb_array scales, mlxb_array biases, mlxb_array lhs_indices,
                     mlxb_array rhs_indices, int transpose, int group_size, int bits, int sorted_indices,
                     mlxb_array *out);
+
+// --- our own CPU kernels (CPU backend; see kernel_cpu.hpp) ---
+// The variant new operations use: "mlx" (MLX's built-in operations), "portable", "avx2" or "avx512".
+const char *mlxb_cpu_kernels(void);
+// The best variant this CPU supports.
+const char *mlxb_cpu_kernels_best(void);
+// Selects a variant by name ("auto" = the best supported); fails for unknown names and unsupported variants.
+int mlxb_cpu_kernels_select(const char *name);
+// Threads the kernels run on (NUCLEUS_CPU_THREADS, else the CPUs this process may use).
+int mlxb_cpu_kernel_threads(void);
+// At most `keys` keys per chunk in the fused attention (0 = as many as the cache budget allows; long sequences are
+// then processed chunk by chunk with an online softmax): a knob for tests. Returns the previous value.
+int mlxb_cpu_attention_chunk_keys(int keys);
 
 // --- safetensors files ---
 typedef struct mlxb_tensor_file_s *mlxb_tensor_file;

@@ -25,6 +25,7 @@ public final class EngineServer: @unchecked Sendable {
   /// The bound TCP port (the chosen one when asked for port 0); 0 for a Unix socket.
   public let boundPort: Int
   private var routes: [String: RPCHandler] = [:]
+  private var inPlaceMethods: Set<String> = []
 
   /// `token`: when set, every call must carry the metadata `authorization: Bearer <token>` (checked in the C
   /// shim in constant time) or it ends with UNAUTHENTICATED before any handler runs.
@@ -45,9 +46,12 @@ public final class EngineServer: @unchecked Sendable {
     if case .loopback = address { boundPort = Int(port) } else { boundPort = 0 }
   }
 
-  /// Registers `handler` for the full method path "/package.Service/Method". Call before `run`.
-  public func route(_ method: String, _ handler: @escaping RPCHandler) {
+  /// Registers `handler` for the full method path "/package.Service/Method". Call before `run`. With
+  /// `readsRequestInPlace` the handler gets no copy of the request (an empty array) and decodes it from the call
+  /// (`unpackMessage(call, ...)`): for the methods whose requests carry tensors.
+  public func route(_ method: String, readsRequestInPlace: Bool = false, _ handler: @escaping RPCHandler) {
     routes[method] = handler
+    if readsRequestInPlace { inPlaceMethods.insert(method) }
   }
 
   public var isShuttingDown: Bool { ngs_server_is_shutting_down(server) != 0 }
@@ -73,7 +77,7 @@ public final class EngineServer: @unchecked Sendable {
       call.finish(.unimplemented, message: "unknown method \(method): this engine serves nucleus.engine.v1.Engine")
       return
     }
-    guard let request = call.takeRequest() else {
+    guard let request = inPlaceMethods.contains(method) ? (call.hasRequest ? [] : nil) : call.request else {
       call.finish(.invalidArgument, message: "\(method) received no request message")
       return
     }

@@ -8,17 +8,44 @@ public final class RPCCall {
 
   public var method: String { String(cString: ngs_call_method(call)) }
 
-  /// The request message bytes, or nil when the client sent none. The transport's copy is freed as the bytes are
-  /// taken, so a large message is held once; call this once per call.
-  public func takeRequest() -> [UInt8]? {
+  /// The request message bytes, or nil when the client sent no message (a copy; see `withRequestBytes`).
+  public var request: [UInt8]? {
     var length = 0
-    guard ngs_call_has_request(call, &length) != 0 else { return nil }
-    var complete = false
-    let bytes = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
-      complete = length == 0 || ngs_call_take_request(call, buffer.baseAddress, length) == 0
-      count = complete ? length : 0
-    }
-    return complete ? bytes : nil
+    var hasMessage: Int32 = 0
+    let data = ngs_call_request(call, &length, &hasMessage)
+    guard hasMessage != 0 else { return nil }
+    guard let data, length > 0 else { return [] }
+    return Array(UnsafeBufferPointer(start: data, count: length))
+  }
+
+  /// The request message's length in bytes (0 when none was sent).
+  public var requestLength: Int {
+    var length = 0
+    _ = ngs_call_request(call, &length, nil)
+    return length
+  }
+
+  /// True when the client sent a request message.
+  public var hasRequest: Bool {
+    var hasMessage: Int32 = 0
+    _ = ngs_call_request(call, nil, &hasMessage)
+    return hasMessage != 0
+  }
+
+  /// The request message bytes where the transport holds them (valid during `body`).
+  public func withRequestBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+    var length = 0
+    let data = ngs_call_request(call, &length, nil)
+    return try body(UnsafeBufferPointer(start: length > 0 ? data : nil, count: length))
+  }
+
+  /// A buffer of `size` bytes for the final response message, sent without a copy by `finishWithPackedResponse`.
+  func responseBuffer(_ size: Int) -> UnsafeMutablePointer<UInt8> { ngs_call_response_buffer(call, size) }
+
+  /// Ends the call with OK and the message in `responseBuffer`.
+  public func finishWithPackedResponse() {
+    isFinished = true
+    _ = ngs_call_finish_with_response_buffer(call, GRPCStatus.ok.rawValue, "")
   }
 
   /// Sends one message of a server stream; false when the client is gone.

@@ -5,12 +5,12 @@ import NucleusModels
 
 extension EngineService {
   func decode(_ request: [UInt8], _ call: RPCCall) throws -> [UInt8]? {
-    let decoded = try unpackMessage(request, "DecodeRequest", nucleus__engine__v1__decode_request__unpack)
+    let decoded = try unpackMessage(call, "DecodeRequest", nucleus__engine__v1__decode_request__unpack)
     let message = decoded.message
     let (h, w) = (Int(message.grid_height), Int(message.grid_width))
     try TensorBounds.checkGrid(height: h, width: w)
     try TensorBounds.check(message.latents, field: "latents")
-    return try container.perform { loaded in
+    try container.perform { loaded in
       guard let vae = loaded.vae else {
         throw RPCError(.failedPrecondition, "no VAE is loaded: call LoadModel on a folder with a vae/ component first")
       }
@@ -47,7 +47,9 @@ extension EngineService {
       response.image = try TensorCoding.encode(rgb, arena: arena)
       if let floatImage { response.float_image = try TensorCoding.encode(floatImage, arena: arena) }
       response.compute_seconds = monotonicSeconds() - started
-      return packMessage(&response)
+      call.packResponse(&response)
     }
+    call.finishWithPackedResponse()
+    return nil
   }
 }

@@ -30,22 +30,23 @@ public final class EngineService: @unchecked Sendable {
     route("Health", health)
     route("Shutdown", shutdown)
     route("LoadModel", loadModel)
-    route("ImportEmbedding", importEmbedding)
-    route("Denoise", denoise)
+    route("ImportEmbedding", readsRequestInPlace: true, importEmbedding)
+    route("Denoise", readsRequestInPlace: true, denoise)
     route("Release", release)
-    route("Decode", decode)
+    route("Decode", readsRequestInPlace: true, decode)
     route("EncodeText", encodeText)
     route("Unload", unload)
     route("InspectModel", inspectModel)
     route("ConvertModel", convertModel)
   }
 
-  private func route(_ name: String, _ handler: @escaping RPCHandler) {
+  /// Every route reads its request where the transport holds it; the request's memory is reserved before any copy.
+  private func route(_ name: String, readsRequestInPlace: Bool = false, _ handler: @escaping RPCHandler) {
     let requestMemory = self.requestMemory
-    server.route(Self.servicePath + name) { request, call in
-      let reserved = try requestMemory.reserve(requestBytes: request.count, method: name)
+    server.route(Self.servicePath + name, readsRequestInPlace: true) { _, call in
+      let reserved = try requestMemory.reserve(requestBytes: call.requestLength, method: name)
       defer { requestMemory.release(reserved) }
-      return try handler(request, call)
+      return try handler(readsRequestInPlace ? [] : call.request ?? [], call)
     }
   }
 }

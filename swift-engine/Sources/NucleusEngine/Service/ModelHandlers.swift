@@ -8,7 +8,7 @@ extension EngineService {
   // MARK: ImportEmbedding
 
   func importEmbedding(_ request: [UInt8], _ call: RPCCall) throws -> [UInt8]? {
-    let decoded = try unpackMessage(request, "ImportEmbeddingRequest", nucleus__engine__v1__import_embedding_request__unpack)
+    let decoded = try unpackMessage(call, "ImportEmbeddingRequest", nucleus__engine__v1__import_embedding_request__unpack)
     try TensorBounds.check(decoded.message.embedding, field: "embedding")
     try TensorBounds.check(decoded.message.mask, field: "mask")
     var embedding = try TensorCoding.require(decoded.message.embedding, field: "embedding")
@@ -58,7 +58,7 @@ extension EngineService {
   // MARK: Denoise
 
   func denoise(_ request: [UInt8], _ call: RPCCall) throws -> [UInt8]? {
-    let decoded = try unpackMessage(request, "DenoiseRequest", nucleus__engine__v1__denoise_request__unpack)
+    let decoded = try unpackMessage(call, "DenoiseRequest", nucleus__engine__v1__denoise_request__unpack)
     let message = decoded.message
     let (h, w) = (Int(message.grid_height), Int(message.grid_width))
     try TensorBounds.checkGrid(height: h, width: w)
@@ -74,7 +74,7 @@ extension EngineService {
     let handles = (0..<message.n_conditioning).map { message.conditioning[$0] }
     let embeddings = try handles.map { try container.embedding($0) }
 
-    return try container.perform { loaded in
+    try container.perform { loaded in
       guard let transformer = loaded.transformer else {
         throw RPCError(.failedPrecondition, "no transformer is loaded: call LoadModel first")
       }
@@ -125,6 +125,7 @@ extension EngineService {
       let output = try model(latents: input, gridHeight: h, gridWidth: w, timesteps: timesteps, text: conditionings)
         .asType(latents.dtype)
       try eval(output)
+      let computeSeconds = monotonicSeconds() - started  // the forward; message handling is the RPC's overhead
       guard try output.allFinite() else {
         throw NonFiniteOutput.error(
           what: "the transformer", step: "at timestep \(sigma)",
@@ -139,9 +140,11 @@ extension EngineService {
       let tensors = try predictions.map { Optional(try TensorCoding.encode($0, arena: arena)) }
       response.n_predictions = tensors.count
       response.predictions = arena.array(tensors)
-      response.compute_seconds = monotonicSeconds() - started
-      return packMessage(&response)
+      response.compute_seconds = computeSeconds
+      call.packResponse(&response)  // the predictions' bytes, copied once into the transport's buffer
     }
+    call.finishWithPackedResponse()
+    return nil
   }
 
   // MARK: Release

@@ -47,6 +47,14 @@ enum TensorCoding {
         .invalidArgument,
         "\(field) holds \(data.len) bytes but a \(type) tensor of shape \(shape) needs \(expected)")
     }
+    // Bytes that protobuf-c decoded into MLX's memory (see messageAllocator) become the array's storage as they
+    // are; the field lets go of them so the message does not free them.
+    if let pointer = data.data, data.len > 0,
+      let array = try? MLXArray.adopting(UnsafeMutableRawPointer(pointer), dtype: type, shape: shape)
+    {
+      tensor.pointee.data = ProtobufCBinaryData(len: 0, data: nil)
+      return array
+    }
     do {
       return try MLXArray(bytes: UnsafeRawBufferPointer(start: data.data, count: data.len), dtype: type, shape: shape)
     } catch {
@@ -59,7 +67,8 @@ enum TensorCoding {
     return array
   }
 
-  /// A proto Tensor holding `array` (evaluated), owned by `arena`.
+  /// A proto Tensor holding `array` (evaluated), owned by `arena`: its data points at the array's own bytes (the
+  /// arena keeps the array alive), so packing the message is the only copy.
   static func encode(_ array: MLXArray, arena: CArena) throws -> UnsafeMutablePointer<Nucleus__Engine__V1__Tensor> {
     var tensor = Nucleus__Engine__V1__Tensor()
     nucleus__engine__v1__tensor__init(&tensor)
@@ -67,7 +76,10 @@ enum TensorCoding {
     let shape = array.shape.map(Int64.init)
     tensor.n_shape = shape.count
     tensor.shape = arena.array(shape)
-    tensor.data = arena.bytes(try array.bytes())
+    let (dense, bytes) = try array.contiguousBytes()
+    arena.retain(dense)
+    tensor.data = ProtobufCBinaryData(
+      len: bytes.count, data: UnsafeMutablePointer(mutating: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)))
     return arena.object(tensor)
   }
 

@@ -3,6 +3,10 @@ import CEngineProto
 /// Owns the C memory (strings, submessages, arrays) that a protobuf-c response points into, until it is packed.
 final class CArena {
   private var allocations: [UnsafeMutableRawPointer] = []
+  /// Objects whose memory the message points into (arrays whose bytes it sends in place).
+  private var retained: [AnyObject] = []
+
+  func retain(_ object: AnyObject) { retained.append(object) }
 
   deinit {
     for pointer in allocations { free(pointer) }

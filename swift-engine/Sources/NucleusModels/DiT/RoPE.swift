@@ -12,8 +12,6 @@ public struct RotaryTables: @unchecked Sendable {
   public let cos: MLXArray
   /// [tokens, 1, head_dim] float32: −sin θ_k at position 2k, +sin θ_k at 2k+1.
   public let sin: MLXArray
-  /// [head_dim] uint32: the index of each element's partner in its pair (1, 0, 3, 2, ...).
-  public let partner: MLXArray
   public let tokens: Int
 }
 
@@ -62,18 +60,15 @@ public enum NucleusRoPE {
         }
       }
     }
-    let partner = (0..<width).map { UInt32($0 ^ 1) }
     return RotaryTables(
       cos: try MLXArray(cosines, [positions.count, 1, width]), sin: try MLXArray(sines, [positions.count, 1, width]),
-      partner: try MLXArray(partner, [width]), tokens: positions.count)
+      tokens: positions.count)
   }
 
   /// Rotates x [B, N, H, D] by the tables (N tokens), computed in float32:
   /// (x₂ₖ, x₂ₖ₊₁) -> (x₂ₖ cos − x₂ₖ₊₁ sin, x₂ₖ sin + x₂ₖ₊₁ cos), i.e. x · cos + partner(x) · (∓sin).
   public static func apply(_ x: MLXArray, _ tables: RotaryTables) throws -> MLXArray {
-    let wide = try x.asType(.float32)
-    let swapped = try wide.take(tables.partner, axis: -1)
-    return try (wide * tables.cos + swapped * tables.sin).asType(x.dtype)
+    try MLXFast.rotatePairs(x.asType(.float32), cos: tables.cos, sin: tables.sin).asType(x.dtype)
   }
 }
 

@@ -1,0 +1,96 @@
+// Denoise round-trip overhead and the sampling loop's own time per step, on a tiny transformer with the
+// release's input/output widths (64 packed latent channels in and out), so the messages are the real sizes and
+// the engine's compute is small. Overhead = round trip seen by the client − the engine's compute (the forward).
+// The orchestrator's step time is what generate() does between two Denoise calls: the request tensor, reading
+// the predictions, CFG with the norm rescale and the Euler update.
+//   node dist/bench/denoise-overhead.js [--calls 30] [--sizes 512,1024] [--batch 2]
+import { join } from "node:path";
+
+import { LocalEngine } from "../orchestrator/src/engine/process.js";
+import { decodeDenoiseResponse, encodeDenoiseRequest } from "../orchestrator/src/engine/denoise-codec.js";
+import { DenoiseResponse, DType } from "../orchestrator/src/generated/nucleus/engine/v1/engine.js";
+import { denoiseLatents, nextLatents } from "../orchestrator/src/pipeline/generate.js";
+import { argument, median, numberArgument, root } from "./support.js";
+
+const calls = numberArgument("--calls", 30);
+const batch = numberArgument("--batch", 2);
+const sizes = (argument("--sizes") ?? "512,1024").split(",").map(Number);
+const channels = 64;
+const modelDir = join(root, "test", "fixtures", "dit", "tiny-a");
+
+/** The response's wire bytes (as the engine sends them), for timing the client's decoder alone. */
+function encodeResponse(predictions: { data: Buffer }[], computeSeconds: number): Buffer {
+  return Buffer.from(DenoiseResponse.encode({ predictions: predictions as DenoiseResponse["predictions"], computeSeconds }).finish());
+}
+
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))]!;
+
+/** Median milliseconds of `body` over `count` runs after a few warm-ups. */
+function time(count: number, body: () => void): number {
+  for (let i = 0; i < 5; i++) body();
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    body();
+    times.push(performance.now() - started);
+  }
+  return median(times);
+}
+
+const engine = await LocalEngine.start();
+const lines: string[] = [];
+try {
+  await engine.client.loadModel(modelDir, { dtype: DType.DTYPE_FLOAT32 });
+  const text = { dtype: DType.DTYPE_FLOAT32, shape: [128, 24], data: Buffer.alloc(128 * 24 * 4, 1) };
+  const handles: number[] = [];
+  for (let i = 0; i < batch; i++) handles.push((await engine.client.importEmbedding(text)).id);
+
+  const healthTimes: number[] = [];
+  for (let i = 0; i < 50 + calls; i++) {
+    const started = performance.now();
+    await engine.client.health();
+    if (i >= 50) healthTimes.push(performance.now() - started);
+  }
+  lines.push(`Health round trip (no payload): median ${median(healthTimes).toFixed(3)} ms`);
+
+  for (const size of sizes) {
+    const grid = { height: size / 16, width: size / 16 };
+    const tokens = grid.height * grid.width;
+    const latents = Float32Array.from({ length: tokens * channels }, (_, i) => Math.sin(i * 0.01));
+    const call = () => engine.client.denoise(denoiseLatents(latents, tokens, channels), grid, 0.5, handles);
+    for (let i = 0; i < 3; i++) await call();
+    const overheads: number[] = [];
+    const computes: number[] = [];
+    let response = await call();
+    for (let i = 0; i < calls; i++) {
+      const started = performance.now();
+      response = await call();
+      const roundTrip = performance.now() - started;
+      overheads.push(roundTrip - response.computeSeconds * 1000);
+      computes.push(response.computeSeconds * 1000);
+    }
+    // Client-side message work, timed alone: encoding the request, decoding the response (the client's codec).
+    const request = { latents: denoiseLatents(latents, tokens, channels), gridHeight: grid.height, gridWidth: grid.width, timestep: 0.5, conditioning: handles };
+    const encodeMs = time(calls, () => encodeDenoiseRequest(request));
+    const responseBytes = encodeResponse(response.predictions, response.computeSeconds);
+    const decodeMs = time(calls, () => decodeDenoiseResponse(responseBytes));
+    // The sampling loop's step: request tensor + predictions -> CFG + Euler -> next latents (float32), into a
+    // reused buffer as generate() does.
+    const buffers = { into: new Float32Array(latents.length), predictions: handles.map(() => new Float32Array(latents.length)) };
+    const stepMs = time(calls, () => {
+      denoiseLatents(latents, tokens, channels);
+      nextLatents(latents, response.predictions, { cfg: 4, channels, sigma: 0.5, sigmaNext: 0.48, dtype: "float32" }, buffers);
+    });
+    const inMiB = (tokens * channels * 4) / 2 ** 20;
+    lines.push(
+      `${`${size}x${size}`.padEnd(10)} batch ${batch}: Denoise overhead median ${median(overheads).toFixed(2)} ms (p90 ${percentile(overheads, 90).toFixed(2)} ms)` +
+        ` over compute ${median(computes).toFixed(1)} ms | messages ${inMiB.toFixed(2)} MiB in, ${(inMiB * batch).toFixed(2)} MiB out` +
+        ` | client encode ${encodeMs.toFixed(2)} ms, decode ${decodeMs.toFixed(2)} ms | orchestrator step ${stepMs.toFixed(2)} ms`,
+    );
+  }
+} finally {
+  await engine.stop();
+}
+console.log("Denoise round trips on a tiny transformer with the release's 64 latent channels (float32); overhead = round trip − engine compute");
+for (const line of lines) console.log(line);
