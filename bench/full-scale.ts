@@ -23,6 +23,11 @@ const steps = numberArgument("--steps", 2);
 const size = numberArgument("--size", 256);
 const prompt = "A lighthouse on a cliff at dusk";
 const rows: string[][] = [];
+/** Records a row and prints it at once (a long run that is stopped still shows what it measured). */
+function record(row: string[]): void {
+  rows.push(row);
+  console.log(row.join(" | "));
+}
 
 function freeBytes(): number {
   const stats = statfsSync(benchModels);
@@ -48,13 +53,13 @@ async function generateRow(label: string, model: string, flags: string[]): Promi
   ], { reject: false });
   rmSync(output, { force: true });
   if (run.exitCode !== 0) {
-    rows.push([label, "refused/failed", `${((performance.now() - started) / 1000).toFixed(1)} s`, "", "", run.stderr.trim().split("\n").at(-1) ?? ""]);
+    record([label, "refused/failed", `${((performance.now() - started) / 1000).toFixed(1)} s`, "", "", run.stderr.trim().split("\n").at(-1) ?? ""]);
     return;
   }
   const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as {
     timings: { load_ms: number; per_step_ms: number; decode_ms: number }; memory: { peak_rss_bytes: number; mlx_peak_bytes: number };
   };
-  rows.push([
+  record([
     label, `load ${(summary.timings.load_ms / 1000).toFixed(1)} s`, `${(summary.timings.per_step_ms / 1000).toFixed(1)} s/step`,
     `decode ${(summary.timings.decode_ms / 1000).toFixed(1)} s`, `peak RSS ${gib(summary.memory.peak_rss_bytes)}`,
     `MLX peak ${gib(summary.memory.mlx_peak_bytes)}`,
@@ -66,11 +71,11 @@ async function convertRow(bits: number, target: string): Promise<boolean> {
   requireFree((bits === 4 ? 10 : 19) * 2 ** 30, `converting to ${bits}-bit`);
   const run = await execa(process.execPath, [cli, "convert", bf16, target, "--quantize", String(bits), "--json"], { reject: false });
   if (run.exitCode !== 0) {
-    rows.push([`convert ${bits}-bit`, "failed", run.stderr.trim().split("\n").at(-1) ?? ""]);
+    record([`convert ${bits}-bit`, "failed", run.stderr.trim().split("\n").at(-1) ?? ""]);
     return false;
   }
   const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as { seconds: number; peakRssBytes: number };
-  rows.push([
+  record([
     `convert ${bits}-bit`, `${summary.seconds.toFixed(0)} s`, `peak RSS ${gib(summary.peakRssBytes)}`,
     `transformer ${gib(diskBytes(join(target, "transformer")))} on disk`,
   ]);
@@ -78,13 +83,14 @@ async function convertRow(bits: number, target: string): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
+  console.log(`full-scale rows as they finish (${size}×${size}, ${steps} steps):`);
   if (!existsSync(bf16)) {
     requireFree(plannedBytes() + (4 << 30), "the full-size checkpoint");
     const started = performance.now();
     const made = makeFullCheckpoint({ out: bf16 });
-    rows.push(["make bf16 folder", `${((performance.now() - started) / 1000).toFixed(0)} s`, `${gib(made.writtenBytes)} written`]);
+    record(["make bf16 folder", `${((performance.now() - started) / 1000).toFixed(0)} s`, `${gib(made.writtenBytes)} written`]);
   }
-  rows.push(["bf16 folder", `${gib(diskBytes(bf16))} on disk`]);
+  record(["bf16 folder", `${gib(diskBytes(bf16))} on disk`]);
   const textAtLoad = ["--text-quantize", "8"];
 
   await generateRow("bf16 (no quantization)", bf16, []);
@@ -104,7 +110,7 @@ async function main(): Promise<void> {
   }
   if (process.argv.includes("--clean")) rmSync(bf16, { recursive: true, force: true });
 
-  console.log(`\nfull-scale pipeline: "${prompt}", ${size}×${size}, ${steps} steps, CFG 4, CPU backend`);
+  console.log(`\nfull-scale pipeline: "${prompt}", ${size}×${size}, ${steps} steps, CFG 4, text encoder 8-bit at load, CPU backend`);
   for (const row of rows) console.log(row.join(" | "));
 }
 

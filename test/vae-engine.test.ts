@@ -20,11 +20,12 @@ const failsWith = (code: status, pattern: RegExp) => (error: unknown) => {
   return true;
 };
 
+const fixture = readSafetensors(join(pipelineFixtures, "vae-decode.safetensors"));
+const latents = toProtoTensor(fixture.tensors.get("latents")!);
+const grid = { gridHeight: 3, gridWidth: 5 };
+
 describe("Decode", () => {
   let engine: LocalEngine;
-  const fixture = readSafetensors(join(pipelineFixtures, "vae-decode.safetensors"));
-  const latents = toProtoTensor(fixture.tensors.get("latents")!);
-  const grid = { gridHeight: 3, gridWidth: 5 };
   before(async () => {
     engine = await LocalEngine.start();
   });
@@ -68,5 +69,54 @@ describe("Decode", () => {
     await assert.rejects(engine.client.unary("decode", { latents: narrow, ...grid, floatOutput: false }), failsWith(status.INVALID_ARGUMENT, /this VAE takes 16 \(packed latents of z_dim 4/));
     await assert.rejects(engine.client.unary("decode", { latents, gridHeight: 5, gridWidth: 5, floatOutput: false }), failsWith(status.INVALID_ARGUMENT, /grid 5×5 has 25 tokens/));
     assert.equal((await engine.client.health()).serving, true);
+  });
+
+  test("messages over gRPC's 4 MiB default pass both ways (a 1024² decode with float output is 15 MiB)", async () => {
+    const big = { gridHeight: 64, gridWidth: 64 };
+    const wide = { dtype: DType.DTYPE_FLOAT32, shape: [64 * 64, 16], data: Buffer.alloc(64 * 64 * 16 * 4) };
+    const response = await engine.client.unary("decode", { latents: wide, ...big, floatOutput: true });
+    assert.deepEqual(fromProtoTensor(response.floatImage!).shape, [3, 1024, 1024]);
+    assert.deepEqual(fromProtoTensor(response.image!).shape, [1024, 1024, 3]);
+    // 6 MiB the other way: an embedding of 196608 × 8 float32 values (the tiny transformer's joint_attention_dim).
+    const embedding = { dtype: DType.DTYPE_FLOAT32, shape: [196_608, 8], data: Buffer.alloc(196_608 * 8 * 4, 1) };
+    const handle = await engine.client.unary("importEmbedding", { embedding });
+    assert.equal(handle.embedding?.length, 196_608);
+    await engine.client.release([handle.embedding!.id]);
+  });
+});
+
+describe("--max-message-mb", () => {
+  test("caps the requests the engine accepts (RESOURCE_EXHAUSTED), not its answers; the engine keeps serving", async () => {
+    const engine = await LocalEngine.start({ maxMessageMb: 1 });
+    try {
+      await engine.client.loadModel(tinyModel);
+      const embedding = { dtype: DType.DTYPE_FLOAT32, shape: [65_536, 8], data: Buffer.alloc(65_536 * 8 * 4, 1) };
+      await assert.rejects(
+        engine.client.unary("importEmbedding", { embedding }),
+        (error: unknown) => error instanceof EngineCallError && error.code === status.RESOURCE_EXHAUSTED,
+      );
+      // A 256 KiB request whose answer is 15 MiB.
+      const wide = { dtype: DType.DTYPE_FLOAT32, shape: [64 * 64, 16], data: Buffer.alloc(64 * 64 * 16 * 4) };
+      const response = await engine.client.unary("decode", { latents: wide, gridHeight: 64, gridWidth: 64, floatOutput: true });
+      assert.deepEqual(fromProtoTensor(response.floatImage!).shape, [3, 1024, 1024]);
+    } finally {
+      await engine.stop();
+    }
+  });
+});
+
+describe("a Decode that fails inside MLX", () => {
+  test("is INTERNAL naming MLX, and the engine keeps serving", async () => {
+    const engine = await LocalEngine.start({ env: { NUCLEUS_INJECT_MLX_FAILURE: "Decode" } });
+    try {
+      await engine.client.loadModel(tinyModel);
+      for (let call = 0; call < 2; call++) {
+        await assert.rejects(engine.client.unary("decode", { latents, ...grid, floatOutput: false }), failsWith(status.INTERNAL, /Decode failed in MLX: .*reshape/i));
+      }
+      assert.equal((await engine.client.health()).serving, true);
+      assert.ok((await engine.client.getInfo()).loadedComponents.some((component) => component.name === "vae"));
+    } finally {
+      await engine.stop();
+    }
   });
 });

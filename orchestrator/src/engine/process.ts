@@ -36,6 +36,8 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** How long in-flight calls may finish when the engine is asked to stop (default 10 s). */
   shutdownGraceMs?: number;
+  /** The largest message the engine receives or sends, in MiB (the engine's --max-message-mb; default 512). */
+  maxMessageMb?: number;
   /** Receives every line the engine writes to standard error. */
   onStderr?: (line: string) => void;
   /** Extra environment variables for the engine. */
@@ -199,6 +201,7 @@ export class LocalEngine {
     }
     const args = [...prefix, ...listen, "--exit-on-stdin-eof"];
     if (this.options.shutdownGraceMs !== undefined) args.push("--shutdown-grace-ms", String(this.options.shutdownGraceMs));
+    if (this.options.maxMessageMb !== undefined) args.push("--max-message-mb", String(this.options.maxMessageMb));
 
     this.stopping = false;
     this.stuckCause = undefined;

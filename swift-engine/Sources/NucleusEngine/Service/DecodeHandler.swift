@@ -29,6 +29,7 @@ extension EngineService {
         advice: "decode a smaller image or raise the memory limit")
 
       let started = monotonicSeconds()
+      try InjectedFailure.raise(in: "Decode")
       let image = try decoder(packed: latents.reshaped(1, tokens, channels), gridHeight: h, gridWidth: w)
       let rgb = try VAEDecoder.toRGB8(image).squeezed(axes: [0])
       var outputs = [rgb]
