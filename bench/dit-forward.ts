@@ -1,6 +1,8 @@
 // DiT forward benchmark: the engine (one Denoise per forward, over gRPC) next to diffusers (PyTorch, CPU) on the
 // same random weights in the same run. Reports the time ratio, peak memory and the gRPC overhead of a call.
-//   npm run setup:reference && node dist/bench/dit-forward.js [--repeats 3] [--only mid|full-width]
+//   npm run setup:reference && node dist/bench/dit-forward.js [--repeats 3] [--only mid|full-width] [--bf16]
+// --bf16 also times the engine with the weights kept in bfloat16 (the CPU backend computes in float32 from them),
+// as a ratio to its float32 time, with both resident sizes.
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -12,6 +14,7 @@ referencePython();
 const repeats = numberArgument("--repeats", 3);
 const only = argument("--only");
 const textLength = 128;
+const withBf16 = process.argv.includes("--bf16");
 
 const cases: { preset: string; width: number; grids: [number, number][]; jointDim: number }[] = [
   { preset: "mid", width: 512, grids: [[16, 16], [32, 32]], jointDim: 1024 },
@@ -34,6 +37,7 @@ for (const { preset, grids, jointDim } of cases.filter((c) => !only || c.preset 
     const text = { dtype: DType.DTYPE_FLOAT32, shape: [textLength, jointDim], data: Buffer.alloc(textLength * jointDim * 4) };
     new Float32Array(text.data.buffer, text.data.byteOffset, textLength * jointDim).forEach((_, i, a) => (a[i] = Math.sin(i)));
     const handle = (await engine.client.importEmbedding(text)).id;
+    const float32Computes: number[] = [];
     for (const [h, w] of grids) {
       const tokens = h * w;
       const latents = { dtype: DType.DTYPE_FLOAT32, shape: [tokens, 64], data: Buffer.alloc(tokens * 64 * 4) };
@@ -47,6 +51,7 @@ for (const { preset, grids, jointDim } of cases.filter((c) => !only || c.preset 
         roundTrips.push((performance.now() - started) / 1000);
         computes.push(response.computeSeconds);
       }
+      float32Computes.push(median(computes));
       const info = await engine.client.getInfo();
       const theirs = JSON.parse(reference(["time", "--model", modelDir, "--grid", String(h), String(w), "--text", String(textLength), "--repeats", String(repeats)])) as { seconds: number; max_rss_bytes: number };
       const ours = median(roundTrips);
@@ -57,6 +62,21 @@ for (const { preset, grids, jointDim } of cases.filter((c) => !only || c.preset 
       );
     }
     lines.push(`${preset.padEnd(11)} parameters ${Number(summary.components[0]?.parameterCount).toLocaleString("en")}, resident ${gib(Number(summary.components[0]?.bytes))}`);
+    if (withBf16) {
+      const bf16 = await engine.client.loadModel(modelDir, { dtype: DType.DTYPE_BFLOAT16 });
+      const bf16Handle = (await engine.client.importEmbedding(text)).id;
+      for (const [index, [h, w]] of grids.entries()) {
+        const tokens = h * w;
+        const latents = { dtype: DType.DTYPE_FLOAT32, shape: [tokens, 64], data: Buffer.alloc(tokens * 64 * 4) };
+        await engine.client.denoise(latents, { height: h, width: w }, 0.5, [bf16Handle]);
+        const computes: number[] = [];
+        for (let i = 0; i < repeats; i++) computes.push((await engine.client.denoise(latents, { height: h, width: w }, 0.5, [bf16Handle])).computeSeconds);
+        lines.push(
+          `${preset.padEnd(11)} ${`${h * 16}x${w * 16}`.padEnd(8)} bf16 weights: compute ${median(computes).toFixed(3)} s, ${(median(computes) / float32Computes[index]!).toFixed(2)}× float32;` +
+            ` resident ${gib(Number(bf16.components[0]?.bytes))} vs ${gib(Number(summary.components[0]?.bytes))}`,
+        );
+      }
+    }
   } finally {
     await engine.stop();
   }

@@ -1,6 +1,7 @@
 // The library's contract: the CLI's defaults from the shared table, one error class for invalid requests, a clear
 // error after close(), and restart() after the engine died.
 import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 
 import { EngineDiedError } from "../orchestrator/src/engine/errors.js";
@@ -25,6 +26,7 @@ describe("the library's contract", () => {
   });
   after(async () => {
     await model.close();
+    rmSync(fixture.directory, { recursive: true, force: true });
     assert.deepEqual(enginePids(), [], "engine processes left running");
   });
 

@@ -156,7 +156,9 @@ describe("the library API", () => {
   test("load once, generate twice deterministically, cancel with an AbortSignal, the engine stays healthy", async () => {
     const model = await NucleusImage.load(tinyModel);
     try {
-      const prompt = readPromptEmbedding(pipelineCase().promptFile, model.folder.textWidth);
+      const files = pipelineCase();
+      const prompt = readPromptEmbedding(files.promptFile, model.folder.textWidth);
+      rmSync(files.directory, { recursive: true, force: true });
       const request = { prompt, width: 80, height: 48, steps: 3, cfg: 1, seed: 99 };
       const steps: number[] = [];
       const first = await model.generate(request, { onProgress: (progress) => steps.push(progress.step) });

@@ -66,7 +66,7 @@ function applyEdit(edit: FolderEdit, path: string, original: string, secretPath:
         break;
       }
       case "fifo":
-        execFileSync("mkfifo", [path]);
+        execFileSync("mkfifo", [path], { stdio: "ignore" });
         break;
       case "symlink":
         symlinkSync(edit.target === "{secret}" ? secretPath : edit.target, path);
