@@ -10,7 +10,7 @@ import { execa } from "execa";
 
 import { LocalEngine } from "../orchestrator/src/engine/process.js";
 import { NucleusImage } from "../orchestrator/src/nucleus-image.js";
-import { NotEnoughMemoryError } from "../orchestrator/src/pipeline/memory-check.js";
+import { NotEnoughMemoryError, suggestedPlans } from "../orchestrator/src/pipeline/memory-check.js";
 import { readPromptEmbedding } from "../orchestrator/src/pipeline/inputs.js";
 import { readSafetensors } from "../orchestrator/src/tensors/safetensors.js";
 import { enginePids, repoRoot } from "./helpers/engine.js";
@@ -32,6 +32,29 @@ function counted(component: string, keep: (key: string) => boolean): { elements:
   }
   return { elements, bytes };
 }
+
+describe("suggested ways of loading", () => {
+  test("best quality first, and each further one needs less memory than all before it", () => {
+    const GiB = 2 ** 30;
+    const plan = (transformerBits: number, textBits: number, lowMemory: boolean, peakGiB: number) => ({
+      requested: false, fits: true, lowMemory, peakBytes: String(peakGiB * GiB),
+      transformer: transformerBits ? { bits: transformerBits, groupSize: 64 } : undefined,
+      textEncoder: textBits ? { bits: textBits, groupSize: 64 } : undefined,
+    }) as unknown as Parameters<typeof suggestedPlans>[0][number];
+    // The full model at 256² on 18.8 GiB: in low-memory mode the text encoder's bits change nothing.
+    const fitting = [
+      plan(4, 4, true, 10.9), plan(8, 8, true, 18.1), plan(4, 0, true, 10.9), plan(8, 0, true, 18.1),
+      plan(8, 4, true, 18.1), plan(4, 8, false, 16.8), plan(4, 8, true, 10.9),
+    ];
+    const flags = (chosen: ReturnType<typeof suggestedPlans>) =>
+      chosen.map((p) => [p.transformer?.bits ?? 0, p.textEncoder?.bits ?? 0, p.lowMemory, Number(p.peakBytes) / GiB]);
+    // Quality order: 8-bit low-memory, then 4-bit low-memory (the text encoder kept exact beats keeping both resident
+    // with an 8-bit text encoder); everything after those saves no memory.
+    assert.deepEqual(flags(suggestedPlans(fitting)), [[8, 0, true, 18.1], [4, 0, true, 10.9]]);
+    assert.deepEqual(flags(suggestedPlans(fitting, 1)), [[8, 0, true, 18.1]]);
+    assert.deepEqual(suggestedPlans([]), []);
+  });
+});
 
 describe("memory planning", () => {
   let engine: LocalEngine;

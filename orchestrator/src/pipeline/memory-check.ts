@@ -26,6 +26,20 @@ function quality(plan: MemoryPlan): number {
   return cost(plan.transformer?.bits) * 10 + cost(plan.textEncoder?.bits) * 2 + (plan.lowMemory ? 1 : 0);
 }
 
+/**
+ * Up to `count` plans that fit, best quality first, each one needing less memory than every plan before it (a
+ * further flag that saves nothing is not worth suggesting: in low-memory mode --text-quantize does not lower the
+ * peak when denoising is the largest phase).
+ */
+export function suggestedPlans(fitting: MemoryPlan[], count = 3): MemoryPlan[] {
+  const chosen: MemoryPlan[] = [];
+  for (const plan of [...fitting].sort((a, b) => quality(a) - quality(b))) {
+    if (chosen.length === count) break;
+    if (chosen.every((kept) => Number(plan.peakBytes) < Number(kept.peakBytes))) chosen.push(plan);
+  }
+  return chosen;
+}
+
 /** Whether low-memory mode should decode with the transformer unloaded at this size (the engine decides). */
 export async function decodeAlone(
   client: EngineClient, directory: string, load: Partial<LoadOptions>, size: { width: number; height: number },
@@ -44,7 +58,7 @@ export async function checkMemory(
   const fitting = inspection.plans.filter((plan) => !plan.requested && plan.fits).sort((a, b) => quality(a) - quality(b));
   const needed = Number(requested.peakBytes);
   const limit = Number(inspection.limitBytes);
-  const options = fitting.slice(0, 3).map((plan) => `${planFlags(plan)} (about ${formatBytes(Number(plan.peakBytes))})`);
+  const options = suggestedPlans(fitting).map((plan) => `${planFlags(plan)} (about ${formatBytes(Number(plan.peakBytes))})`);
   const advice = options.length
     ? `try ${options.join(", or ")}; converting once (nucleus-image convert SRC DST --quantize N) makes later loads faster`
     : "no way of loading it fits this machine; use a machine with more memory";
