@@ -1,5 +1,6 @@
 // Casts and shape manipulation.
 #include "bridge_internal.hpp"
+#include "kernel_widen_op.hpp"
 
 namespace mx = mlx::core;
 
@@ -12,7 +13,12 @@ using mlxb::wrap;
 extern "C" {
 
 int mlxb_astype(mlxb_array a, mlxb_dtype dtype, mlxb_array *out) {
-  return guarded([&] { *out = wrap(mx::astype(unwrap(a), mlxb::to_mlx(dtype))); });
+  return guarded([&] {
+    const mx::array &x = unwrap(a);
+    const mx::Dtype to = mlxb::to_mlx(dtype);
+    auto ours = nucleus::kernels::try_widen_bfloat16(x, to);
+    *out = wrap(ours ? *ours : mx::astype(x, to));
+  });
 }
 
 int mlxb_reshape(mlxb_array a, const int32_t *shape, size_t ndim, mlxb_array *out) {
