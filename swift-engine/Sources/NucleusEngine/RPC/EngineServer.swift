@@ -54,6 +54,11 @@ public final class EngineServer: @unchecked Sendable {
     if readsRequestInPlace { inPlaceMethods.insert(method) }
   }
 
+  /// Runs before a call's request is read or copied, with the method path and the request's size; throwing refuses
+  /// the call with the error's status. The closure it returns runs when the handler is done (e.g. to release memory
+  /// reserved for the request).
+  public var admitRequest: (_ method: String, _ requestBytes: Int) throws -> () -> Void = { _, _ in {} }
+
   public var isShuttingDown: Bool { ngs_server_is_shutting_down(server) != 0 }
   public var inFlightCalls: Int { Int(ngs_server_in_flight(server)) }
 
@@ -77,11 +82,13 @@ public final class EngineServer: @unchecked Sendable {
       call.finish(.unimplemented, message: "unknown method \(method): this engine serves nucleus.engine.v1.Engine")
       return
     }
-    guard let request = inPlaceMethods.contains(method) ? (call.hasRequest ? [] : nil) : call.request else {
-      call.finish(.invalidArgument, message: "\(method) received no request message")
-      return
-    }
     do {
+      let done = try admitRequest(method, call.requestLength)
+      defer { done() }
+      guard let request = inPlaceMethods.contains(method) ? (call.hasRequest ? [] : nil) : call.request else {
+        call.finish(.invalidArgument, message: "\(method) received no request message")
+        return
+      }
       let response = try handler(request, call)
       // Unary handlers return their response; streaming handlers send messages themselves and return nil.
       if !call.isFinished { call.finish(.ok, response: response) }

@@ -26,6 +26,12 @@ public final class EngineService: @unchecked Sendable {
   }
 
   public func register() {
+    // A large request's memory is reserved before the server reads or copies it.
+    let requestMemory = self.requestMemory
+    server.admitRequest = { method, requestBytes in
+      let reserved = try requestMemory.reserve(requestBytes: requestBytes, method: String(method.split(separator: "/").last ?? ""))
+      return { requestMemory.release(reserved) }
+    }
     route("GetInfo", getInfo)
     route("Health", health)
     route("Shutdown", shutdown)
@@ -40,13 +46,8 @@ public final class EngineService: @unchecked Sendable {
     route("ConvertModel", convertModel)
   }
 
-  /// Every route reads its request where the transport holds it; the request's memory is reserved before any copy.
   private func route(_ name: String, readsRequestInPlace: Bool = false, _ handler: @escaping RPCHandler) {
-    let requestMemory = self.requestMemory
-    server.route(Self.servicePath + name, readsRequestInPlace: true) { _, call in
-      let reserved = try requestMemory.reserve(requestBytes: call.requestLength, method: name)
-      defer { requestMemory.release(reserved) }
-      return try handler(readsRequestInPlace ? [] : call.request ?? [], call)
-    }
+    server.route(Self.servicePath + name, readsRequestInPlace: readsRequestInPlace, handler)
   }
+
 }
