@@ -55,18 +55,6 @@ void run_norm(Isa isa, bool layer, const float *x, int64_t ld, float *y, int64_t
   }
 }
 
-// Splits [0, n) into pieces of at least `grain` items (boundaries at multiples of `unit`) over our threads.
-template <typename Body>
-void parallel_range(int64_t n, int64_t grain, Body body, int64_t unit = 64) {
-  int64_t pieces = std::max<int64_t>(1, std::min<int64_t>(n / grain, 4L * worker_count()));
-  if (pieces == 1) return body(0, n);
-  parallel_for(static_cast<int>(pieces), [&](int piece, int) {
-    int64_t begin = n * piece / pieces / unit * unit;
-    int64_t end = piece + 1 == pieces ? n : n * (piece + 1) / pieces / unit * unit;
-    if (end > begin) body(begin, end);
-  });
-}
-
 class CpuUnary : public mx::UnaryPrimitive {
  public:
   CpuUnary(mx::Stream stream, UnaryOp op, Isa isa) : mx::UnaryPrimitive(stream), op_(op), isa_(isa) {}

@@ -2,7 +2,6 @@
 // the 16 bits moved up, the low 16 bits zero (NaN and infinities included).
 #include "kernel_widen_op.hpp"
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -38,13 +37,7 @@ class CpuWidenBFloat16 : public mx::UnaryPrimitive {
     float *dst = out.data<float>();
     const int64_t n = static_cast<int64_t>(x.size());
     encoder.dispatch([src, dst, n]() {
-      constexpr int64_t grain = 1 << 16;
-      const int pieces = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(n / grain, 4L * worker_count())));
-      if (pieces == 1) return widen(src, dst, n);
-      parallel_for(pieces, [&](int piece, int) {
-        const int64_t begin = n * piece / pieces, end = n * (piece + 1) / pieces;
-        widen(src + begin, dst + begin, end - begin);
-      });
+      parallel_range(n, 1 << 16, [&](int64_t begin, int64_t end) { widen(src + begin, dst + begin, end - begin); });
     });
   }
 
