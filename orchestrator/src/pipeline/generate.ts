@@ -115,16 +115,21 @@ export function nextLatents(
       float32View(fromProtoTensor(tensor), buffers.predictions?.[index]));
     return guidedEulerStepFloat32(latents, cond!, uncond!, step.cfg, step.channels, step.sigma, step.sigmaNext, into);
   }
-  const round = rounder(step.dtype);
+  return eulerStep(latents, guidedPredictionOf(predictionTensors, step), step.sigma, step.sigmaNext, rounder(step.dtype));
+}
+
+/** The model output a step follows: the prediction, or with CFG the guided combination (conditional first). */
+export function guidedPredictionOf(
+  predictionTensors: Tensor[], step: { cfg: number; channels: number; dtype: ModelDType },
+): Float32Array {
   // float32 predictions are read where the response holds them; other dtypes round a copy.
   const predictions = predictionTensors.map((tensor) => {
     const data = fromProtoTensor(tensor);
     return step.dtype === "float32" ? float32View(data) : roundInPlace(toFloat32(data), step.dtype);
   });
-  const prediction = predictions.length > 1
-    ? guidedPrediction(predictions[0]!, predictions[1]!, step.cfg, step.channels, round)
+  return predictions.length > 1
+    ? guidedPrediction(predictions[0]!, predictions[1]!, step.cfg, step.channels, rounder(step.dtype))
     : predictions[0]!;
-  return eulerStep(latents, prediction, step.sigma, step.sigmaNext, round);
 }
 
 export interface GenerateEvents {
@@ -220,9 +225,8 @@ export async function generate(
       const sigma = schedule.sigmas[step]!;
       const sigmaNext = schedule.sigmas[step + 1]!;
       if (events.onPrediction) {
-        // Previews need the guided prediction itself: the unfused step, into arrays the callback may keep.
-        const predictions = response.predictions.map((tensor) => toFloat32(fromProtoTensor(tensor)).map(round));
-        const prediction = useCfg ? guidedPrediction(predictions[0]!, predictions[1]!, options.cfg, channels, round) : predictions[0]!;
+        // Previews need the guided prediction itself: the unfused step.
+        const prediction = guidedPredictionOf(response.predictions, { cfg: options.cfg, channels, dtype });
         events.onPrediction({ step: step + 1, total: options.steps, latents, sigma, prediction, grid });
         latents = eulerStep(latents, prediction, sigma, sigmaNext, round);
       } else {
