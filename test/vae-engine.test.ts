@@ -23,6 +23,11 @@ const failsWith = (code: status, pattern: RegExp) => (error: unknown) => {
 const fixture = readSafetensors(join(pipelineFixtures, "vae-decode.safetensors"));
 const latents = toProtoTensor(fixture.tensors.get("latents")!);
 const grid = { gridHeight: 3, gridWidth: 5 };
+/** A 1024² decode with float output: 256 KiB of latents in, 15 MiB of image out. */
+const largeDecode = {
+  latents: { dtype: DType.DTYPE_FLOAT32, shape: [64 * 64, 16], data: Buffer.alloc(64 * 64 * 16 * 4) },
+  gridHeight: 64, gridWidth: 64, floatOutput: true,
+};
 
 describe("Decode", () => {
   let engine: LocalEngine;
@@ -72,9 +77,7 @@ describe("Decode", () => {
   });
 
   test("messages over gRPC's 4 MiB default pass both ways (a 1024² decode with float output is 15 MiB)", async () => {
-    const big = { gridHeight: 64, gridWidth: 64 };
-    const wide = { dtype: DType.DTYPE_FLOAT32, shape: [64 * 64, 16], data: Buffer.alloc(64 * 64 * 16 * 4) };
-    const response = await engine.client.unary("decode", { latents: wide, ...big, floatOutput: true });
+    const response = await engine.client.unary("decode", largeDecode);
     assert.deepEqual(fromProtoTensor(response.floatImage!).shape, [3, 1024, 1024]);
     assert.deepEqual(fromProtoTensor(response.image!).shape, [1024, 1024, 3]);
     // 6 MiB the other way: an embedding of 196608 × 8 float32 values (the tiny transformer's joint_attention_dim).
@@ -96,8 +99,7 @@ describe("--max-message-mb", () => {
         (error: unknown) => error instanceof EngineCallError && error.code === status.RESOURCE_EXHAUSTED,
       );
       // A 256 KiB request whose answer is 15 MiB.
-      const wide = { dtype: DType.DTYPE_FLOAT32, shape: [64 * 64, 16], data: Buffer.alloc(64 * 64 * 16 * 4) };
-      const response = await engine.client.unary("decode", { latents: wide, gridHeight: 64, gridWidth: 64, floatOutput: true });
+      const response = await engine.client.unary("decode", largeDecode);
       assert.deepEqual(fromProtoTensor(response.floatImage!).shape, [3, 1024, 1024]);
     } finally {
       await engine.stop();

@@ -72,13 +72,13 @@ struct MemoryEstimator {
   {
     let denoising = MemoryBudget.sum(transformer.resident, vae.resident, transformer.working)
     let decodingBeside = MemoryBudget.sum(transformer.resident, vae.resident, vae.working)
-    let encoding = MemoryBudget.sum(text.resident, text.working, 0)
+    let encoding = MemoryBudget.sum(text.resident, text.working)
     guard lowMemory else {
       let working = Swift.max(transformer.working, vae.working, text.working)
-      return (MemoryBudget.sum(processOverheadBytes, MemoryBudget.sum(transformer.resident, vae.resident, text.resident), working), false)
+      return (MemoryBudget.sum(processOverheadBytes, transformer.resident, vae.resident, text.resident, working), false)
     }
-    let decodeAlone = MemoryBudget.sum(processOverheadBytes, decodingBeside, 0) > limit
-    let decoding = decodeAlone ? MemoryBudget.sum(vae.resident, vae.working, 0) : decodingBeside
-    return (MemoryBudget.sum(processOverheadBytes, Swift.max(encoding, denoising, decoding), 0), decodeAlone)
+    let decodeAlone = MemoryBudget.sum(processOverheadBytes, decodingBeside) > limit
+    let decoding = decodeAlone ? MemoryBudget.sum(vae.resident, vae.working) : decodingBeside
+    return (MemoryBudget.sum(processOverheadBytes, Swift.max(encoding, denoising, decoding)), decodeAlone)
   }
 }
