@@ -92,7 +92,7 @@ describe("sampling step fast paths", () => {
     });
   }
 
-  for (const [channels, scale] of [[64, 4], [64, 0.1], [16, 7.3], [3, 1.5], [5, -2]] as const) {
+  for (const [channels, scale] of [[64, 4], [64, 0.1], [16, 7.3], [4, 1.5], [12, -2]] as const) {
     test(`the WebAssembly step equals the JavaScript step bit for bit (${channels} channels, scale ${scale})`, () => {
       const tokens = 41;
       const cond = values(tokens * channels, 15);
@@ -111,6 +111,13 @@ describe("sampling step fast paths", () => {
       assert.deepEqual(bits(ours), bits(expected));
     });
   }
+
+  test("the WebAssembly step declines channel counts that are not a multiple of 4 (the JavaScript step takes them)", () => {
+    for (const channels of [3, 5, 66]) {
+      const data = values(7 * channels, 18);
+      assert.equal(guidedEulerStepWasm(float32Bytes(data), float32Bytes(data), float32Bytes(data), 2, channels, 0.9, 0.83, new Float32Array(data.length)), null);
+    }
+  });
 
   test("the committed WebAssembly module is what scripts/generate-wasm.sh makes from guided-euler.c", async (t) => {
     if (!existsSync(join(repoRoot, ".deps", "toolchain-mode"))) return t.skip("no toolchain recorded (run npm run setup)");

@@ -5,6 +5,15 @@
 import { type ModelDType, rounder } from "./precision.js";
 
 /**
+ * A token's squared norm from its four partial sums at `sums[at..at+4]` (squares in double precision, by channel
+ * mod 4), added as (s0 + s1) + (s2 + s3). Every loop here sums in this order (the WebAssembly step's SIMD lanes),
+ * so that all give the same bits.
+ */
+function partialSumsTotal(sums: Float64Array, at: number): number {
+  return sums[at]! + sums[at + 1]! + (sums[at + 2]! + sums[at + 3]!);
+}
+
+/**
  * comb = uncond + g · (cond − uncond), then each token is rescaled to the conditional prediction's norm:
  * v = comb · ‖cond‖ / ‖comb‖ (L2 over the token's channels). Returns the model-sign prediction.
  */
@@ -18,18 +27,19 @@ export function guidedPrediction(
   if (round === Math.fround) return guidedPredictionFloat32(cond, uncond, scale, channels);
   const out = new Float32Array(cond.length);
   const combined = new Float64Array(channels);
+  const sums = new Float64Array(8);
+  const scale32 = Math.fround(scale);  // torch multiplies by the guidance scale as a float32 scalar
   for (let token = 0; token < cond.length / channels; token++) {
     const base = token * channels;
-    let condNorm = 0;
-    let combNorm = 0;
+    sums.fill(0);
     for (let c = 0; c < channels; c++) {
       const difference = round(cond[base + c]! - uncond[base + c]!);
-      const value = round(uncond[base + c]! + round(scale * difference));
+      const value = round(uncond[base + c]! + round(scale32 * difference));
       combined[c] = value;
-      condNorm += cond[base + c]! * cond[base + c]!;
-      combNorm += value * value;
+      sums[c & 3] += cond[base + c]! * cond[base + c]!;
+      sums[4 + (c & 3)] += value * value;
     }
-    const ratio = round(round(Math.sqrt(condNorm)) / round(Math.sqrt(combNorm)));
+    const ratio = round(round(Math.sqrt(partialSumsTotal(sums, 0))) / round(Math.sqrt(partialSumsTotal(sums, 4))));
     for (let c = 0; c < channels; c++) out[base + c] = round(combined[c]! * ratio);
   }
   return out;
@@ -39,19 +49,20 @@ function guidedPredictionFloat32(cond: Float32Array, uncond: Float32Array, scale
   const out = new Float32Array(cond.length);
   const tokens = cond.length / channels;
   const fround = Math.fround;
+  const sums = new Float64Array(8);
+  const scale32 = Math.fround(scale);  // torch multiplies by the guidance scale as a float32 scalar
   for (let token = 0; token < tokens; token++) {
     const base = token * channels;
-    let condNorm = 0;
-    let combNorm = 0;
+    sums.fill(0);
     for (let i = base; i < base + channels; i++) {
       const u = uncond[i]!;
       const c = cond[i]!;
-      const value = fround(u + fround(scale * fround(c - u)));
+      const value = fround(u + fround(scale32 * fround(c - u)));
       out[i] = value;  // float32 storage keeps `value` exactly
-      condNorm += c * c;
-      combNorm += value * value;
+      sums[(i - base) & 3] += c * c;
+      sums[4 + ((i - base) & 3)] += value * value;
     }
-    const ratio = fround(fround(Math.sqrt(condNorm)) / fround(Math.sqrt(combNorm)));
+    const ratio = fround(fround(Math.sqrt(partialSumsTotal(sums, 0))) / fround(Math.sqrt(partialSumsTotal(sums, 4))));
     for (let i = base; i < base + channels; i++) out[i] = out[i]! * ratio;  // the store rounds to float32
   }
   return out;
@@ -102,19 +113,20 @@ export function guidedEulerStepFloat32(
   const dt = fround(sigmaNext - sigma);
   const combined = new Float32Array(channels);
   const tokens = cond.length / channels;
+  const sums = new Float64Array(8);
+  const scale32 = Math.fround(scale);  // torch multiplies by the guidance scale as a float32 scalar
   for (let token = 0; token < tokens; token++) {
     const base = token * channels;
-    let condNorm = 0;
-    let combNorm = 0;
+    sums.fill(0);
     for (let c = 0; c < channels; c++) {
       const u = uncond[base + c]!;
       const v = cond[base + c]!;
-      const value = fround(u + fround(scale * fround(v - u)));
+      const value = fround(u + fround(scale32 * fround(v - u)));
       combined[c] = value;
-      condNorm += v * v;
-      combNorm += value * value;
+      sums[c & 3] += v * v;
+      sums[4 + (c & 3)] += value * value;
     }
-    const ratio = fround(fround(Math.sqrt(condNorm)) / fround(Math.sqrt(combNorm)));
+    const ratio = fround(fround(Math.sqrt(partialSumsTotal(sums, 0))) / fround(Math.sqrt(partialSumsTotal(sums, 4))));
     for (let c = 0; c < channels; c++) {
       const prediction = fround(combined[c]! * ratio);
       out[base + c] = latents[base + c]! + fround(dt * -prediction);  // the store rounds the sum

@@ -40,14 +40,14 @@ export const float32Bytes = (values: Float32Array): Float32Bytes =>
 
 /**
  * guidedEulerStepFloat32 in WebAssembly, reading the inputs as float32 bytes at any alignment (a prediction straight
- * from a response message); returns null when WebAssembly is not available here.
+ * from a response message); returns null when WebAssembly is not available here or `channels` is not a multiple of 4.
  */
 export function guidedEulerStepWasm(
   latents: Float32Bytes, cond: Float32Bytes, uncond: Float32Bytes, scale: number, channels: number,
   sigma: number, sigmaNext: number, out: Float32Array,
 ): Float32Array | null {
   const wasm = loaded();
-  if (!wasm) return null;
+  if (!wasm || channels % 4 !== 0) return null;  // four channels per SIMD step
   const bytes = out.byteLength;
   if (latents.byteLength < bytes || cond.byteLength < bytes || uncond.byteLength < bytes) {
     throw new Error(`the CFG step needs ${bytes} bytes of latents and of each prediction`);
