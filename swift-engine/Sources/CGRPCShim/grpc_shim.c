@@ -60,6 +60,7 @@ struct ngs_call {
   int authorized;
   pthread_mutex_t lock;
   char recv_tag, close_tag, send_tag;
+  struct ngs_call *next;  // in the queue of calls waiting for an idle thread
 };
 
 static void set_error(char *error, size_t error_len, const char *format, const char *detail) {
@@ -293,6 +294,54 @@ static void *serve_call(void *argument) {
   return NULL;
 }
 
+// Calls run on threads that are kept for the next call: starting a thread costs 0.1-0.3 ms on a virtual machine,
+// a visible share of a sampling step's round trip. A call goes to an idle thread or gets a new one, so calls never
+// wait for each other; a thread idle for a minute ends.
+static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t idle_wake = PTHREAD_COND_INITIALIZER;
+static ngs_call *queued_first, *queued_last;
+static int idle_threads, queued_calls;
+
+static void *call_thread(void *argument) {
+  ngs_call *call = argument;
+  for (;;) {
+    serve_call(call);
+    pthread_mutex_lock(&idle_lock);
+    idle_threads++;
+    struct timespec give_up;
+    clock_gettime(CLOCK_REALTIME, &give_up);
+    give_up.tv_sec += 60;
+    while (queued_first == NULL) {
+      if (pthread_cond_timedwait(&idle_wake, &idle_lock, &give_up) == ETIMEDOUT) break;
+    }
+    idle_threads--;
+    call = queued_first;
+    if (call != NULL) {
+      queued_first = call->next;
+      if (queued_first == NULL) queued_last = NULL;
+      queued_calls--;
+    }
+    pthread_mutex_unlock(&idle_lock);
+    if (call == NULL) return NULL;
+  }
+}
+
+// Queues `call` for an idle thread when one is free for it; 0 when every idle thread has a call already.
+static int hand_to_idle_thread(ngs_call *call) {
+  pthread_mutex_lock(&idle_lock);
+  int handed = idle_threads > queued_calls;
+  if (handed) {
+    call->next = NULL;
+    if (queued_last) queued_last->next = call;
+    else queued_first = call;
+    queued_last = call;
+    queued_calls++;
+    pthread_cond_signal(&idle_wake);
+  }
+  pthread_mutex_unlock(&idle_lock);
+  return handed;
+}
+
 static void spawn_call(ngs_server *server, pending_call *pending) {
   ngs_call *call = calloc(1, sizeof(ngs_call));
   call->server = server;
@@ -308,12 +357,13 @@ static void spawn_call(ngs_server *server, pending_call *pending) {
   pthread_mutex_lock(&server->lock);
   server->in_flight++;
   pthread_mutex_unlock(&server->lock);
+  if (hand_to_idle_thread(call)) return;
 
   pthread_attr_t attributes;
   pthread_attr_init(&attributes);
   pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
   pthread_t thread;
-  if (pthread_create(&thread, &attributes, serve_call, call) != 0) {
+  if (pthread_create(&thread, &attributes, call_thread, call) != 0) {
     fprintf(stderr, "nucleus-engine: cannot start a thread for %s\n", call->method);
     grpc_call_cancel_with_status(call->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "engine cannot start a thread", NULL);
     serve_call(call);
