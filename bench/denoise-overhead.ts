@@ -1,15 +1,20 @@
 // Denoise round-trip overhead and the sampling loop's own time per step, on a tiny transformer with the
 // release's input/output widths (64 packed latent channels in and out), so the messages are the real sizes and
 // the engine's compute is small. Overhead = round trip seen by the client − the engine's compute (the forward).
+// Both ways tensors travel are timed in the same run: through the shared-memory file a local engine attaches (what
+// LocalEngine's client does) and inside the messages (any other client). "Beyond an empty call" subtracts the
+// median Health round trip, the floor grpc-js and the machine set for any call.
 // The orchestrator's step time is what generate() does between two Denoise calls: the request tensor, reading
 // the predictions, CFG with the norm rescale and the Euler update.
 //   node dist/bench/denoise-overhead.js [--calls 30] [--sizes 512,1024] [--batch 2]
 import { join } from "node:path";
 
+import { EngineClient } from "../orchestrator/src/engine/client.js";
 import { LocalEngine } from "../orchestrator/src/engine/process.js";
 import { decodeDenoiseResponse, encodeDenoiseRequest } from "../orchestrator/src/engine/denoise-codec.js";
 import { DenoiseResponse, DType } from "../orchestrator/src/generated/nucleus/engine/v1/engine.js";
 import { denoiseLatents, nextLatents } from "../orchestrator/src/pipeline/generate.js";
+import { float32Bytes } from "../orchestrator/src/sampling/wasm/guided-euler.js";
 import { argument, median, numberArgument, root } from "./support.js";
 
 const calls = numberArgument("--calls", 30);
@@ -54,21 +59,32 @@ try {
   }
   lines.push(`Health round trip (no payload): median ${median(healthTimes).toFixed(3)} ms`);
 
+  const messagesClient = new EngineClient(engine.ready.address, undefined, { token: engine.authToken });
+  const clients = [["shared memory", engine.client], ["in messages", messagesClient]] as const;
+  const floor = median(healthTimes);
   for (const size of sizes) {
     const grid = { height: size / 16, width: size / 16 };
     const tokens = grid.height * grid.width;
     const latents = Float32Array.from({ length: tokens * channels }, (_, i) => Math.sin(i * 0.01));
-    const call = () => engine.client.denoise(denoiseLatents(latents, tokens, channels), grid, 0.5, handles);
-    for (let i = 0; i < 3; i++) await call();
-    const overheads: number[] = [];
-    const computes: number[] = [];
-    let response = await call();
-    for (let i = 0; i < calls; i++) {
-      const started = performance.now();
-      response = await call();
-      const roundTrip = performance.now() - started;
-      overheads.push(roundTrip - response.computeSeconds * 1000);
-      computes.push(response.computeSeconds * 1000);
+    const into = handles.map(() => float32Bytes(new Float32Array(tokens * channels)));
+    let response!: DenoiseResponse;
+    for (const [way, client] of clients) {
+      const call = () => client.denoise(denoiseLatents(latents, tokens, channels), grid, 0.5, handles, { predictionsInto: into });
+      for (let i = 0; i < 3; i++) await call();
+      const overheads: number[] = [];
+      const computes: number[] = [];
+      for (let i = 0; i < calls; i++) {
+        const started = performance.now();
+        response = await call();
+        const roundTrip = performance.now() - started;
+        overheads.push(roundTrip - response.computeSeconds * 1000);
+        computes.push(response.computeSeconds * 1000);
+      }
+      const overhead = median(overheads);
+      lines.push(
+        `${`${size}x${size}`.padEnd(10)} batch ${batch}, tensors ${way.padEnd(13)}: Denoise overhead median ${overhead.toFixed(2)} ms` +
+          ` (p90 ${percentile(overheads, 90).toFixed(2)} ms; beyond an empty call ${(overhead - floor).toFixed(2)} ms) over compute ${median(computes).toFixed(1)} ms`,
+      );
     }
     // Client-side message work, timed alone: encoding the request, decoding the response (the client's codec).
     const request = { latents: denoiseLatents(latents, tokens, channels), gridHeight: grid.height, gridWidth: grid.width, timestep: 0.5, conditioning: handles };
@@ -84,11 +100,11 @@ try {
     });
     const inMiB = (tokens * channels * 4) / 2 ** 20;
     lines.push(
-      `${`${size}x${size}`.padEnd(10)} batch ${batch}: Denoise overhead median ${median(overheads).toFixed(2)} ms (p90 ${percentile(overheads, 90).toFixed(2)} ms)` +
-        ` over compute ${median(computes).toFixed(1)} ms | messages ${inMiB.toFixed(2)} MiB in, ${(inMiB * batch).toFixed(2)} MiB out` +
+      `${`${size}x${size}`.padEnd(10)} batch ${batch}: messages ${inMiB.toFixed(2)} MiB in, ${(inMiB * batch).toFixed(2)} MiB out` +
         ` | client encode ${encodeMs.toFixed(2)} ms, decode ${decodeMs.toFixed(2)} ms | orchestrator step ${stepMs.toFixed(2)} ms`,
     );
   }
+  messagesClient.close();
 } finally {
   await engine.stop();
 }

@@ -37,6 +37,11 @@ describe("Denoise codec", () => {
     { latents: toProtoTensor(float32Tensor(latents, [1, 48, 64])), gridHeight: 6, gridWidth: 8, timestep: 0, conditioning: [2 ** 40 + 3] },
     { latents: undefined, gridHeight: 0, gridWidth: 300, timestep: 1, conditioning: [] },
     { latents: { dtype: DType.DTYPE_BFLOAT16, shape: [], data: Buffer.alloc(0) }, gridHeight: 1, gridWidth: 1, timestep: 0.5, conditioning: [0] },
+    {
+      latents: { dtype: DType.DTYPE_FLOAT32, shape: [48, 64], data: Buffer.alloc(0), shared: { buffer: 3, offset: 2 ** 40 + 5 } },
+      gridHeight: 6, gridWidth: 8, timestep: 0.25, conditioning: [7, 8], predictionsTo: { buffer: 3, offset: 12288 },
+    },
+    { latents: { ...toProtoTensor(float32Tensor(latents, [48, 64])), shared: { buffer: 0, offset: 0 } }, gridHeight: 6, gridWidth: 8, timestep: 1, conditioning: [1], predictionsTo: { buffer: 1, offset: 0 } },
   ];
 
   test("requests are the bytes ts-proto writes", () => {
@@ -50,6 +55,13 @@ describe("Denoise codec", () => {
       { predictions: [toProtoTensor(float32Tensor(values(30, 2), [5, 6])), toProtoTensor(float32Tensor(values(30, 3), [5, 6]))], computeSeconds: 0.125 },
       { predictions: [], computeSeconds: 0 },
       { predictions: [{ dtype: DType.DTYPE_FLOAT32, shape: [0, 64], data: Buffer.alloc(0) }], computeSeconds: 3.5 },
+      {
+        predictions: [
+          { dtype: DType.DTYPE_FLOAT32, shape: [48, 64], data: Buffer.alloc(0), shared: { buffer: 2, offset: 12288 } },
+          { dtype: DType.DTYPE_FLOAT32, shape: [48, 64], data: Buffer.alloc(0), shared: { buffer: 2, offset: 0 } },
+        ],
+        computeSeconds: 0.5,
+      },
     ];
     for (const response of responses) {
       const bytes = EngineService.denoise.responseSerialize(response);

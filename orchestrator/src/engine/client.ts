@@ -3,6 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import {
   type ConvertProgress,
   type ConvertSummary,
+  type DenoiseRequest,
   type DenoiseResponse,
   type EmbeddingHandle,
   EngineService,
@@ -19,6 +20,7 @@ import {
 } from "../generated/nucleus/engine/v1/engine.js";
 import { DeadlineKeeper } from "./deadlines.js";
 import { decodeDenoiseResponse, encodeDenoiseRequest } from "./denoise-codec.js";
+import { SharedDenoiseChannel } from "./shared-memory.js";
 import { EngineCallError } from "./errors.js";
 
 type Service = typeof EngineService;
@@ -45,6 +47,11 @@ export interface ClientOptions {
   token?: string;
   /** Default deadlines for calls that give none. */
   deadlines?: DeadlineKeeper;
+  /**
+   * Move Denoise tensors through a shared-memory file (for an engine on this machine); the channel turns itself
+   * off when the engine cannot attach one. NUCLEUS_SHARED_MEMORY=off disables it.
+   */
+  sharedMemory?: boolean;
 }
 
 /** A typed promise client for nucleus.engine.v1.Engine over @grpc/grpc-js. */
@@ -65,7 +72,11 @@ export class EngineClient {
       "grpc-node.flow_control_window": 64 << 20,
     });
     this.deadlines = options.deadlines ?? new DeadlineKeeper();
+    if (options.sharedMemory && process.env.NUCLEUS_SHARED_MEMORY !== "off") this.sharedDenoise = new SharedDenoiseChannel(this);
   }
+
+  /** The shared-memory channel for Denoise tensors, when this client was asked to use one. */
+  readonly sharedDenoise?: SharedDenoiseChannel;
 
   private metadata(): grpc.Metadata {
     const metadata = new grpc.Metadata();
@@ -195,18 +206,30 @@ export class EngineClient {
     return response.embedding;
   }
 
-  denoise(
+  async denoise(
     latents: Tensor,
     grid: { height: number; width: number },
     timestep: number,
     conditioning: number[],
-    options?: CallOptions,
+    options: CallOptions & {
+      /**
+       * Memory the predictions may be read into when they come through shared memory (one per conditioning,
+       * reused from call to call by a sampling loop); their `data` are then views of it.
+       */
+      predictionsInto?: Uint8Array[];
+    } = {},
   ): Promise<DenoiseResponse> {
-    return this.unary(
-      "denoise",
-      { latents, gridHeight: grid.height, gridWidth: grid.width, timestep, conditioning },
-      options,
-    );
+    const request: DenoiseRequest = { latents, gridHeight: grid.height, gridWidth: grid.width, timestep, conditioning };
+    const send = (message: DenoiseRequest) => this.unary("denoise", message, options);
+    return (await this.sharedDenoise?.denoise(request, send, options.predictionsInto)) ?? send(request);
+  }
+
+  async attachSharedMemory(path: string, options?: CallOptions): Promise<{ buffer: number; sizeBytes: number }> {
+    return this.unary("attachSharedMemory", { path }, options);
+  }
+
+  async detachSharedMemory(buffer: number, options?: CallOptions): Promise<boolean> {
+    return (await this.unary("detachSharedMemory", { buffer }, options)).detached;
   }
 
   async release(handles: number[], options?: CallOptions): Promise<number> {
@@ -255,6 +278,7 @@ export class EngineClient {
   }
 
   close(): void {
+    this.sharedDenoise?.close();
     this.client.close();
   }
 }

@@ -3,7 +3,7 @@
 // predictions' bytes left where they arrived (views, no copy). ts-proto's generated codec, used for every other
 // message, grows a writer through chunks and copies every bytes field on decode; the bytes written here are the
 // same as ts-proto's (checked by a test), and the decoder accepts any valid encoding of the messages.
-import type { DenoiseRequest, DenoiseResponse, Tensor } from "../generated/nucleus/engine/v1/engine.js";
+import type { DenoiseRequest, DenoiseResponse, SharedSlice, Tensor } from "../generated/nucleus/engine/v1/engine.js";
 
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
@@ -54,6 +54,24 @@ function packedSize(values: number[]): number {
   return values.reduce((total, value) => total + varintSize(value), 0);
 }
 
+function sliceSize(slice: SharedSlice): number {
+  return (slice.buffer !== 0 ? 1 + varintSize(slice.buffer) : 0) + (slice.offset !== 0 ? 1 + varintSize(slice.offset) : 0);
+}
+
+/** A SharedSlice field: tag, length and its (at most two) varints. */
+function writeSlice(writer: Writer, field: number, slice: SharedSlice): void {
+  writer.varint((field << 3) | WIRE_LENGTH);
+  writer.varint(sliceSize(slice));
+  if (slice.buffer !== 0) {
+    writer.varint((1 << 3) | WIRE_VARINT);
+    writer.varint(slice.buffer);
+  }
+  if (slice.offset !== 0) {
+    writer.varint((2 << 3) | WIRE_VARINT);
+    writer.varint(slice.offset);
+  }
+}
+
 function tensorSize(tensor: Tensor): number {
   let size = 0;
   if (tensor.dtype !== 0) size += 1 + varintSize(tensor.dtype);
@@ -62,6 +80,7 @@ function tensorSize(tensor: Tensor): number {
     size += 1 + varintSize(shape) + shape;
   }
   if (tensor.data.byteLength) size += 1 + varintSize(tensor.data.byteLength) + tensor.data.byteLength;
+  if (tensor.shared) size += 2 + sliceSize(tensor.shared);
   return size;
 }
 
@@ -79,6 +98,7 @@ function writeTensor(writer: Writer, tensor: Tensor): void {
     writer.varint((3 << 3) | WIRE_LENGTH);
     writer.bytes(tensor.data);
   }
+  if (tensor.shared) writeSlice(writer, 4, tensor.shared);
 }
 
 /** DenoiseRequest as protobuf bytes, in one buffer of exactly its size. */
@@ -91,7 +111,8 @@ export function encodeDenoiseRequest(request: DenoiseRequest): Buffer {
     (request.gridHeight !== 0 ? 1 + varintSize(request.gridHeight) : 0) +
     (request.gridWidth !== 0 ? 1 + varintSize(request.gridWidth) : 0) +
     (request.timestep !== 0 ? 5 : 0) +
-    (request.conditioning.length ? 1 + varintSize(handles) + handles : 0);
+    (request.conditioning.length ? 1 + varintSize(handles) + handles : 0) +
+    (request.predictionsTo ? 2 + sliceSize(request.predictionsTo) : 0);
   const writer = new Writer(Buffer.allocUnsafe(size));
   if (latents) {
     writer.varint((1 << 3) | WIRE_LENGTH);
@@ -116,6 +137,7 @@ export function encodeDenoiseRequest(request: DenoiseRequest): Buffer {
     writer.varint(handles);
     for (const handle of request.conditioning) writer.varint(handle);
   }
+  if (request.predictionsTo) writeSlice(writer, 6, request.predictionsTo);
   if (writer.position !== size) throw new Error(`DenoiseRequest encoding wrote ${writer.position} of ${size} bytes`);
   return writer.buffer;
 }
@@ -157,10 +179,22 @@ class Reader {
   }
 }
 
+function readSlice(buffer: Buffer, start: number, end: number): SharedSlice {
+  const reader = new Reader(buffer, start, end);
+  const slice: SharedSlice = { buffer: 0, offset: 0 };
+  while (reader.position < end) {
+    const tag = reader.varint();
+    if (tag === ((1 << 3) | WIRE_VARINT)) slice.buffer = reader.varint();
+    else if (tag === ((2 << 3) | WIRE_VARINT)) slice.offset = reader.varint();
+    else reader.skip(tag % 8);
+  }
+  return slice;
+}
+
 /** Dimensions above 2^53 or negative cannot be tensor sizes; the varint reader returns them inexactly. */
 function readTensor(buffer: Buffer, start: number, end: number): Tensor {
   const reader = new Reader(buffer, start, end);
-  const tensor: Tensor = { dtype: 0, shape: [], data: Buffer.alloc(0) };
+  const tensor: Tensor = { dtype: 0, shape: [], data: Buffer.alloc(0), shared: undefined };
   while (reader.position < end) {
     const tag = reader.varint();
     const field = Math.floor(tag / 8);
@@ -176,6 +210,8 @@ function readTensor(buffer: Buffer, start: number, end: number): Tensor {
     } else if (field === 3 && wire === WIRE_LENGTH) {
       const [from, to] = reader.span();
       tensor.data = buffer.subarray(from, to);  // a view: the bytes stay where they arrived
+    } else if (field === 4 && wire === WIRE_LENGTH) {
+      tensor.shared = readSlice(buffer, ...reader.span());
     } else {
       reader.skip(wire);
     }

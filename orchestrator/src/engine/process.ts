@@ -236,6 +236,7 @@ export class LocalEngine {
     this.currentClient = new EngineClient(ready.address, (method, error, timeoutMs) => this.classify(method, error, timeoutMs), {
       token: this.token,
       deadlines: new DeadlineKeeper({ ...DEFAULT_DEADLINES, ...this.options.deadlines }),
+      sharedMemory: true,  // the engine runs on this machine
     });
     try {
       await this.currentClient.health({ timeoutMs: 5000 });

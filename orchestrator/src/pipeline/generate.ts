@@ -220,7 +220,8 @@ export async function generate(
     for (let step = 0; step < options.steps; step++) {
       if (events.signal?.aborted) throw new GenerationCancelledError(step);
       const response = await client.denoise(
-        denoiseLatents(latents, tokens, channels), grid, modelTimestep(schedule.timesteps[step]!, dtype), conditioningHandles);
+        denoiseLatents(latents, tokens, channels), grid, modelTimestep(schedule.timesteps[step]!, dtype), conditioningHandles,
+        { predictionsInto: buffers.predictions!.map(float32Bytes) });
       computeSeconds += response.computeSeconds;
       const sigma = schedule.sigmas[step]!;
       const sigmaNext = schedule.sigmas[step + 1]!;

@@ -52,6 +52,51 @@ void   nucleus__engine__v1__tensor__free_unpacked
   assert(message->base.descriptor == &nucleus__engine__v1__tensor__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   nucleus__engine__v1__shared_slice__init
+                     (Nucleus__Engine__V1__SharedSlice         *message)
+{
+  static const Nucleus__Engine__V1__SharedSlice init_value = NUCLEUS__ENGINE__V1__SHARED_SLICE__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__shared_slice__get_packed_size
+                     (const Nucleus__Engine__V1__SharedSlice *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__shared_slice__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__shared_slice__pack
+                     (const Nucleus__Engine__V1__SharedSlice *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__shared_slice__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__shared_slice__pack_to_buffer
+                     (const Nucleus__Engine__V1__SharedSlice *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__shared_slice__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__SharedSlice *
+       nucleus__engine__v1__shared_slice__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__SharedSlice *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__shared_slice__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__shared_slice__free_unpacked
+                     (Nucleus__Engine__V1__SharedSlice *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__shared_slice__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   nucleus__engine__v1__get_info_request__init
                      (Nucleus__Engine__V1__GetInfoRequest         *message)
 {
@@ -1807,7 +1852,187 @@ void   nucleus__engine__v1__convert_model_event__free_unpacked
   assert(message->base.descriptor == &nucleus__engine__v1__convert_model_event__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor nucleus__engine__v1__tensor__field_descriptors[3] =
+void   nucleus__engine__v1__attach_shared_memory_request__init
+                     (Nucleus__Engine__V1__AttachSharedMemoryRequest         *message)
+{
+  static const Nucleus__Engine__V1__AttachSharedMemoryRequest init_value = NUCLEUS__ENGINE__V1__ATTACH_SHARED_MEMORY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__attach_shared_memory_request__get_packed_size
+                     (const Nucleus__Engine__V1__AttachSharedMemoryRequest *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__attach_shared_memory_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__attach_shared_memory_request__pack
+                     (const Nucleus__Engine__V1__AttachSharedMemoryRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__attach_shared_memory_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__attach_shared_memory_request__pack_to_buffer
+                     (const Nucleus__Engine__V1__AttachSharedMemoryRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__attach_shared_memory_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__AttachSharedMemoryRequest *
+       nucleus__engine__v1__attach_shared_memory_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__AttachSharedMemoryRequest *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__attach_shared_memory_request__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__attach_shared_memory_request__free_unpacked
+                     (Nucleus__Engine__V1__AttachSharedMemoryRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__attach_shared_memory_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nucleus__engine__v1__attach_shared_memory_response__init
+                     (Nucleus__Engine__V1__AttachSharedMemoryResponse         *message)
+{
+  static const Nucleus__Engine__V1__AttachSharedMemoryResponse init_value = NUCLEUS__ENGINE__V1__ATTACH_SHARED_MEMORY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__attach_shared_memory_response__get_packed_size
+                     (const Nucleus__Engine__V1__AttachSharedMemoryResponse *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__attach_shared_memory_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__attach_shared_memory_response__pack
+                     (const Nucleus__Engine__V1__AttachSharedMemoryResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__attach_shared_memory_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__attach_shared_memory_response__pack_to_buffer
+                     (const Nucleus__Engine__V1__AttachSharedMemoryResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__attach_shared_memory_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__AttachSharedMemoryResponse *
+       nucleus__engine__v1__attach_shared_memory_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__AttachSharedMemoryResponse *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__attach_shared_memory_response__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__attach_shared_memory_response__free_unpacked
+                     (Nucleus__Engine__V1__AttachSharedMemoryResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__attach_shared_memory_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nucleus__engine__v1__detach_shared_memory_request__init
+                     (Nucleus__Engine__V1__DetachSharedMemoryRequest         *message)
+{
+  static const Nucleus__Engine__V1__DetachSharedMemoryRequest init_value = NUCLEUS__ENGINE__V1__DETACH_SHARED_MEMORY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__detach_shared_memory_request__get_packed_size
+                     (const Nucleus__Engine__V1__DetachSharedMemoryRequest *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__detach_shared_memory_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__detach_shared_memory_request__pack
+                     (const Nucleus__Engine__V1__DetachSharedMemoryRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__detach_shared_memory_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__detach_shared_memory_request__pack_to_buffer
+                     (const Nucleus__Engine__V1__DetachSharedMemoryRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__detach_shared_memory_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__DetachSharedMemoryRequest *
+       nucleus__engine__v1__detach_shared_memory_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__DetachSharedMemoryRequest *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__detach_shared_memory_request__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__detach_shared_memory_request__free_unpacked
+                     (Nucleus__Engine__V1__DetachSharedMemoryRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__detach_shared_memory_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   nucleus__engine__v1__detach_shared_memory_response__init
+                     (Nucleus__Engine__V1__DetachSharedMemoryResponse         *message)
+{
+  static const Nucleus__Engine__V1__DetachSharedMemoryResponse init_value = NUCLEUS__ENGINE__V1__DETACH_SHARED_MEMORY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__detach_shared_memory_response__get_packed_size
+                     (const Nucleus__Engine__V1__DetachSharedMemoryResponse *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__detach_shared_memory_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__detach_shared_memory_response__pack
+                     (const Nucleus__Engine__V1__DetachSharedMemoryResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__detach_shared_memory_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__detach_shared_memory_response__pack_to_buffer
+                     (const Nucleus__Engine__V1__DetachSharedMemoryResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__detach_shared_memory_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__DetachSharedMemoryResponse *
+       nucleus__engine__v1__detach_shared_memory_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__DetachSharedMemoryResponse *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__detach_shared_memory_response__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__detach_shared_memory_response__free_unpacked
+                     (Nucleus__Engine__V1__DetachSharedMemoryResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__detach_shared_memory_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+static const ProtobufCFieldDescriptor nucleus__engine__v1__tensor__field_descriptors[4] =
 {
   {
     "dtype",
@@ -1845,16 +2070,29 @@ static const ProtobufCFieldDescriptor nucleus__engine__v1__tensor__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "shared",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__Tensor, shared),
+    &nucleus__engine__v1__shared_slice__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nucleus__engine__v1__tensor__field_indices_by_name[] = {
   2,   /* field[2] = data */
   0,   /* field[0] = dtype */
   1,   /* field[1] = shape */
+  3,   /* field[3] = shared */
 };
 static const ProtobufCIntRange nucleus__engine__v1__tensor__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor nucleus__engine__v1__tensor__descriptor =
 {
@@ -1864,11 +2102,62 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__tensor__descriptor =
   "Nucleus__Engine__V1__Tensor",
   "nucleus.engine.v1",
   sizeof(Nucleus__Engine__V1__Tensor),
-  3,
+  4,
   nucleus__engine__v1__tensor__field_descriptors,
   nucleus__engine__v1__tensor__field_indices_by_name,
   1,  nucleus__engine__v1__tensor__number_ranges,
   (ProtobufCMessageInit) nucleus__engine__v1__tensor__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nucleus__engine__v1__shared_slice__field_descriptors[2] =
+{
+  {
+    "buffer",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__SharedSlice, buffer),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "offset",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__SharedSlice, offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__shared_slice__field_indices_by_name[] = {
+  0,   /* field[0] = buffer */
+  1,   /* field[1] = offset */
+};
+static const ProtobufCIntRange nucleus__engine__v1__shared_slice__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__shared_slice__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.SharedSlice",
+  "SharedSlice",
+  "Nucleus__Engine__V1__SharedSlice",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__SharedSlice),
+  2,
+  nucleus__engine__v1__shared_slice__field_descriptors,
+  nucleus__engine__v1__shared_slice__field_indices_by_name,
+  1,  nucleus__engine__v1__shared_slice__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__shared_slice__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor nucleus__engine__v1__get_info_request__field_descriptors[2] =
@@ -3382,7 +3671,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__import_embedding_response_
   (ProtobufCMessageInit) nucleus__engine__v1__import_embedding_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nucleus__engine__v1__denoise_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor nucleus__engine__v1__denoise_request__field_descriptors[6] =
 {
   {
     "latents",
@@ -3444,18 +3733,31 @@ static const ProtobufCFieldDescriptor nucleus__engine__v1__denoise_request__fiel
     PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "predictions_to",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__DenoiseRequest, predictions_to),
+    &nucleus__engine__v1__shared_slice__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nucleus__engine__v1__denoise_request__field_indices_by_name[] = {
   4,   /* field[4] = conditioning */
   1,   /* field[1] = grid_height */
   2,   /* field[2] = grid_width */
   0,   /* field[0] = latents */
+  5,   /* field[5] = predictions_to */
   3,   /* field[3] = timestep */
 };
 static const ProtobufCIntRange nucleus__engine__v1__denoise_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor nucleus__engine__v1__denoise_request__descriptor =
 {
@@ -3465,7 +3767,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__denoise_request__descripto
   "Nucleus__Engine__V1__DenoiseRequest",
   "nucleus.engine.v1",
   sizeof(Nucleus__Engine__V1__DenoiseRequest),
-  5,
+  6,
   nucleus__engine__v1__denoise_request__field_descriptors,
   nucleus__engine__v1__denoise_request__field_indices_by_name,
   1,  nucleus__engine__v1__denoise_request__number_ranges,
@@ -4626,6 +4928,171 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__convert_model_event__descr
   (ProtobufCMessageInit) nucleus__engine__v1__convert_model_event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor nucleus__engine__v1__attach_shared_memory_request__field_descriptors[1] =
+{
+  {
+    "path",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__AttachSharedMemoryRequest, path),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__attach_shared_memory_request__field_indices_by_name[] = {
+  0,   /* field[0] = path */
+};
+static const ProtobufCIntRange nucleus__engine__v1__attach_shared_memory_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__attach_shared_memory_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.AttachSharedMemoryRequest",
+  "AttachSharedMemoryRequest",
+  "Nucleus__Engine__V1__AttachSharedMemoryRequest",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__AttachSharedMemoryRequest),
+  1,
+  nucleus__engine__v1__attach_shared_memory_request__field_descriptors,
+  nucleus__engine__v1__attach_shared_memory_request__field_indices_by_name,
+  1,  nucleus__engine__v1__attach_shared_memory_request__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__attach_shared_memory_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nucleus__engine__v1__attach_shared_memory_response__field_descriptors[2] =
+{
+  {
+    "buffer",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__AttachSharedMemoryResponse, buffer),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "size_bytes",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__AttachSharedMemoryResponse, size_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__attach_shared_memory_response__field_indices_by_name[] = {
+  0,   /* field[0] = buffer */
+  1,   /* field[1] = size_bytes */
+};
+static const ProtobufCIntRange nucleus__engine__v1__attach_shared_memory_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__attach_shared_memory_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.AttachSharedMemoryResponse",
+  "AttachSharedMemoryResponse",
+  "Nucleus__Engine__V1__AttachSharedMemoryResponse",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__AttachSharedMemoryResponse),
+  2,
+  nucleus__engine__v1__attach_shared_memory_response__field_descriptors,
+  nucleus__engine__v1__attach_shared_memory_response__field_indices_by_name,
+  1,  nucleus__engine__v1__attach_shared_memory_response__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__attach_shared_memory_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nucleus__engine__v1__detach_shared_memory_request__field_descriptors[1] =
+{
+  {
+    "buffer",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__DetachSharedMemoryRequest, buffer),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__detach_shared_memory_request__field_indices_by_name[] = {
+  0,   /* field[0] = buffer */
+};
+static const ProtobufCIntRange nucleus__engine__v1__detach_shared_memory_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__detach_shared_memory_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.DetachSharedMemoryRequest",
+  "DetachSharedMemoryRequest",
+  "Nucleus__Engine__V1__DetachSharedMemoryRequest",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__DetachSharedMemoryRequest),
+  1,
+  nucleus__engine__v1__detach_shared_memory_request__field_descriptors,
+  nucleus__engine__v1__detach_shared_memory_request__field_indices_by_name,
+  1,  nucleus__engine__v1__detach_shared_memory_request__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__detach_shared_memory_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nucleus__engine__v1__detach_shared_memory_response__field_descriptors[1] =
+{
+  {
+    "detached",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__DetachSharedMemoryResponse, detached),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__detach_shared_memory_response__field_indices_by_name[] = {
+  0,   /* field[0] = detached */
+};
+static const ProtobufCIntRange nucleus__engine__v1__detach_shared_memory_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__detach_shared_memory_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.DetachSharedMemoryResponse",
+  "DetachSharedMemoryResponse",
+  "Nucleus__Engine__V1__DetachSharedMemoryResponse",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__DetachSharedMemoryResponse),
+  1,
+  nucleus__engine__v1__detach_shared_memory_response__field_descriptors,
+  nucleus__engine__v1__detach_shared_memory_response__field_indices_by_name,
+  1,  nucleus__engine__v1__detach_shared_memory_response__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__detach_shared_memory_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue nucleus__engine__v1__dtype__enum_values_by_number[8] =
 {
   { "DTYPE_UNSPECIFIED", "NUCLEUS__ENGINE__V1__DTYPE__DTYPE_UNSPECIFIED", 0 },
@@ -4666,7 +5133,7 @@ const ProtobufCEnumDescriptor nucleus__engine__v1__dtype__descriptor =
   nucleus__engine__v1__dtype__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor nucleus__engine__v1__engine__method_descriptors[12] =
+static const ProtobufCMethodDescriptor nucleus__engine__v1__engine__method_descriptors[14] =
 {
   { "GetInfo", &nucleus__engine__v1__get_info_request__descriptor, &nucleus__engine__v1__get_info_response__descriptor },
   { "Health", &nucleus__engine__v1__health_request__descriptor, &nucleus__engine__v1__health_response__descriptor },
@@ -4680,11 +5147,15 @@ static const ProtobufCMethodDescriptor nucleus__engine__v1__engine__method_descr
   { "Unload", &nucleus__engine__v1__unload_request__descriptor, &nucleus__engine__v1__unload_response__descriptor },
   { "InspectModel", &nucleus__engine__v1__inspect_model_request__descriptor, &nucleus__engine__v1__inspect_model_response__descriptor },
   { "ConvertModel", &nucleus__engine__v1__convert_model_request__descriptor, &nucleus__engine__v1__convert_model_event__descriptor },
+  { "AttachSharedMemory", &nucleus__engine__v1__attach_shared_memory_request__descriptor, &nucleus__engine__v1__attach_shared_memory_response__descriptor },
+  { "DetachSharedMemory", &nucleus__engine__v1__detach_shared_memory_request__descriptor, &nucleus__engine__v1__detach_shared_memory_response__descriptor },
 };
 const unsigned nucleus__engine__v1__engine__method_indices_by_name[] = {
+  12,        /* AttachSharedMemory */
   11,        /* ConvertModel */
   7,        /* Decode */
   6,        /* Denoise */
+  13,        /* DetachSharedMemory */
   4,        /* EncodeText */
   0,        /* GetInfo */
   1,        /* Health */
@@ -4702,7 +5173,7 @@ const ProtobufCServiceDescriptor nucleus__engine__v1__engine__descriptor =
   "Engine",
   "Nucleus__Engine__V1__Engine",
   "nucleus.engine.v1",
-  12,
+  14,
   nucleus__engine__v1__engine__method_descriptors,
   nucleus__engine__v1__engine__method_indices_by_name
 };
@@ -4801,6 +5272,22 @@ void nucleus__engine__v1__engine__convert_model(ProtobufCService *service,
 {
   assert(service->descriptor == &nucleus__engine__v1__engine__descriptor);
   service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void nucleus__engine__v1__engine__attach_shared_memory(ProtobufCService *service,
+                                                       const Nucleus__Engine__V1__AttachSharedMemoryRequest *input,
+                                                       Nucleus__Engine__V1__AttachSharedMemoryResponse_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &nucleus__engine__v1__engine__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void nucleus__engine__v1__engine__detach_shared_memory(ProtobufCService *service,
+                                                       const Nucleus__Engine__V1__DetachSharedMemoryRequest *input,
+                                                       Nucleus__Engine__V1__DetachSharedMemoryResponse_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &nucleus__engine__v1__engine__descriptor);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void nucleus__engine__v1__engine__init (Nucleus__Engine__V1__Engine_Service *service,
                                         Nucleus__Engine__V1__Engine_ServiceDestroy destroy)

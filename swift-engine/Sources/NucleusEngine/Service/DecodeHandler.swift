@@ -9,7 +9,9 @@ extension EngineService {
     let message = decoded.message
     let (h, w) = (Int(message.grid_height), Int(message.grid_width))
     try TensorBounds.checkGrid(height: h, width: w)
+    try sharedMemory.fill(message.latents, field: "latents")
     try TensorBounds.check(message.latents, field: "latents")
+    try TensorCoding.checkFinite(message.latents, field: "latents")
     try container.perform { loaded in
       guard let vae = loaded.vae else {
         throw RPCError(.failedPrecondition, "no VAE is loaded: call LoadModel on a folder with a vae/ component first")
@@ -20,7 +22,6 @@ extension EngineService {
         message.latents, gridHeight: h, gridWidth: w, channels: zDim * 4, what: "this VAE",
         channelsMeaning: "packed latents of z_dim \(zDim) × 2×2").latents
       let (tokens, channels) = (latents.shape[0], latents.shape[1])
-      guard try latents.allFinite() else { throw RPCError(.invalidArgument, "latents contain NaN or infinite values") }
       try MemoryBudget.check(
         needed: MemoryBudget.sum(
           MemoryBudget.decodeBytes(config: decoder.config, dtype: decoder.dtype, gridHeight: h, gridWidth: w),

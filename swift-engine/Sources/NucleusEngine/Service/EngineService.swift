@@ -12,6 +12,8 @@ public final class EngineService: @unchecked Sendable {
   let container = ModelContainer()
   /// Memory large requests hold while they are handled, counted against the memory limit.
   let requestMemory = RequestMemory()
+  /// Files that tensors travel through instead of messages, for clients on this machine.
+  let sharedMemory = SharedMemoryFiles()
 
   public init(server: EngineServer) {
     self.server = server
@@ -44,6 +46,8 @@ public final class EngineService: @unchecked Sendable {
     route("Unload", unload)
     route("InspectModel", inspectModel)
     route("ConvertModel", convertModel)
+    route("AttachSharedMemory", attachSharedMemory)
+    route("DetachSharedMemory", detachSharedMemory)
   }
 
   private func route(_ name: String, readsRequestInPlace: Bool = false, _ handler: @escaping RPCHandler) {

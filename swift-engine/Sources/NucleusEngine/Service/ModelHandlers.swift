@@ -9,6 +9,8 @@ extension EngineService {
 
   func importEmbedding(_ request: [UInt8], _ call: RPCCall) throws -> [UInt8]? {
     let decoded = try unpackMessage(call, "ImportEmbeddingRequest", nucleus__engine__v1__import_embedding_request__unpack)
+    try sharedMemory.fill(decoded.message.embedding, field: "embedding")
+    try sharedMemory.fill(decoded.message.mask, field: "mask")
     try TensorBounds.check(decoded.message.embedding, field: "embedding")
     try TensorBounds.check(decoded.message.mask, field: "mask")
     var embedding = try TensorCoding.require(decoded.message.embedding, field: "embedding")
@@ -62,7 +64,9 @@ extension EngineService {
     let message = decoded.message
     let (h, w) = (Int(message.grid_height), Int(message.grid_width))
     try TensorBounds.checkGrid(height: h, width: w)
+    try sharedMemory.fill(message.latents, field: "latents")
     try TensorBounds.check(message.latents, field: "latents")
+    try TensorCoding.checkFinite(message.latents, field: "latents")
     let sigma = message.timestep
     guard sigma.isFinite, sigma >= 0, sigma <= 1 else {
       throw RPCError(.invalidArgument, "timestep must be a sigma in [0, 1], not \(sigma)")
@@ -73,6 +77,13 @@ extension EngineService {
     }
     let handles = (0..<message.n_conditioning).map { message.conditioning[$0] }
     let embeddings = try handles.map { try container.embedding($0) }
+    if let target = message.predictions_to {
+      // Each prediction has the latents' shape and dtype: the space is known before the forward runs.
+      let latentsBytes = message.latents?.pointee.data.len ?? 0
+      try sharedMemory.checkSpan(
+        buffer: target.pointee.buffer, offset: target.pointee.offset,
+        count: MemoryBudget.product(latentsBytes, handles.count), field: "predictions_to")
+    }
 
     try container.perform { loaded in
       guard let transformer = loaded.transformer else {
@@ -84,7 +95,6 @@ extension EngineService {
         message.latents, gridHeight: h, gridWidth: w, channels: config.inChannels, what: "this transformer",
         channelsMeaning: "in_channels = latent channels × \(config.patchSize)×\(config.patchSize) patch, packed")
       let (tokens, channels) = (latents.shape[0], latents.shape[1])
-      guard try latents.allFinite() else { throw RPCError(.invalidArgument, "latents contain NaN or infinite values") }
       for (handle, embedding) in zip(handles, embeddings) where embedding.width != config.jointAttentionDim {
         throw RPCError(
           .invalidArgument,
@@ -126,18 +136,26 @@ extension EngineService {
         .asType(latents.dtype)
       try eval(output)
       let computeSeconds = monotonicSeconds() - started  // the forward; message handling is the RPC's overhead
-      guard try output.allFinite() else {
+      // One prediction per conditioning: consecutive rows of the output's bytes, sent from where they are.
+      let (dense, bytes) = try output.contiguousBytes()
+      guard TensorCoding.allFinite(bytes, dtype: output.dtype) else {
         throw NonFiniteOutput.error(
           what: "the transformer", step: "at timestep \(sigma)",
           inputs: [("latents", latents)] + zip(handles, embeddings).map { ("embedding \($0.0)", $0.1.embedding) })
       }
-      let predictions = try output.split(parts: batch, axis: 0).map { prediction in
-        try keepBatchAxis ? prediction : prediction.squeezed(axes: [0])
-      }
       let arena = CArena()
+      arena.retain(dense)
+      let predictionBytes = bytes.count / batch
+      let tensors = (0..<batch).map { index in
+        Optional(TensorCoding.encode(
+          bytes: UnsafeRawBufferPointer(rebasing: bytes[index * predictionBytes..<(index + 1) * predictionBytes]),
+          dtype: output.dtype, shape: keepBatchAxis ? [1, tokens, channels] : [tokens, channels], arena: arena))
+      }
       var response = Nucleus__Engine__V1__DenoiseResponse()
       nucleus__engine__v1__denoise_response__init(&response)
-      let tensors = try predictions.map { Optional(try TensorCoding.encode($0, arena: arena)) }
+      if let target = message.predictions_to {
+        try writeShared(tensors.map { $0! }, to: target.pointee, arena: arena)
+      }
       response.n_predictions = tensors.count
       response.predictions = arena.array(tensors)
       response.compute_seconds = computeSeconds
@@ -145,6 +163,28 @@ extension EngineService {
     }
     call.finishWithPackedResponse()
     return nil
+  }
+
+  /// Moves the predictions' bytes into shared memory, one after another from `target`, leaving each tensor with
+  /// its slice instead of data.
+  private func writeShared(
+    _ tensors: [UnsafeMutablePointer<Nucleus__Engine__V1__Tensor>], to target: Nucleus__Engine__V1__SharedSlice,
+    arena: CArena
+  ) throws {
+    var offset = target.offset
+    for (index, tensor) in tensors.enumerated() {
+      let data = tensor.pointee.data
+      try sharedMemory.write(
+        UnsafeRawBufferPointer(start: data.data, count: data.len), buffer: target.buffer, offset: offset,
+        field: "prediction \(index)")
+      var slice = Nucleus__Engine__V1__SharedSlice()
+      nucleus__engine__v1__shared_slice__init(&slice)
+      slice.buffer = target.buffer
+      slice.offset = offset
+      tensor.pointee.shared = arena.object(slice)
+      tensor.pointee.data = ProtobufCBinaryData(len: 0, data: nil)
+      offset += UInt64(data.len)
+    }
   }
 
   // MARK: Release

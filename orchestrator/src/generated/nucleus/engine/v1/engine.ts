@@ -113,6 +113,16 @@ export interface Tensor {
   dtype: DType;
   shape: number[];
   data: Buffer;
+  /** Instead of `data` (leave it empty): the bytes are in an attached shared-memory file. */
+  shared?: SharedSlice | undefined;
+}
+
+/** Where a tensor's bytes are in a file attached with AttachSharedMemory. */
+export interface SharedSlice {
+  /** the id AttachSharedMemory returned */
+  buffer: number;
+  /** bytes from the start of the file */
+  offset: number;
 }
 
 export interface GetInfoRequest {
@@ -332,6 +342,11 @@ export interface DenoiseRequest {
   timestep: number;
   /** embedding handles; one prediction per handle, one batched forward */
   conditioning: number[];
+  /**
+   * When set, the predictions are written to this shared memory one after another from the offset, and the
+   * response's tensors name their slices (Tensor.shared) instead of carrying data.
+   */
+  predictionsTo?: SharedSlice | undefined;
 }
 
 export interface DenoiseResponse {
@@ -485,8 +500,32 @@ export interface ConvertModelEvent {
   summary?: ConvertSummary | undefined;
 }
 
+export interface AttachSharedMemoryRequest {
+  /**
+   * A regular file directly in /dev/shm whose name starts with "nucleus-", owned by the engine's user and
+   * readable by nobody else. The engine keeps it open: the client may remove the name right after the call.
+   */
+  path: string;
+}
+
+export interface AttachSharedMemoryResponse {
+  /** the id SharedSlice.buffer names */
+  buffer: number;
+  /** the file's size when attached */
+  sizeBytes: number;
+}
+
+export interface DetachSharedMemoryRequest {
+  buffer: number;
+}
+
+export interface DetachSharedMemoryResponse {
+  /** false when no such buffer was attached */
+  detached: boolean;
+}
+
 function createBaseTensor(): Tensor {
-  return { dtype: 0, shape: [], data: Buffer.alloc(0) };
+  return { dtype: 0, shape: [], data: Buffer.alloc(0), shared: undefined };
 }
 
 export const Tensor: MessageFns<Tensor> = {
@@ -503,6 +542,9 @@ export const Tensor: MessageFns<Tensor> = {
     }
     if (message.data.length !== 0) {
       writer.uint32(26).bytes(message.data);
+    }
+    if (message.shared !== undefined) {
+      SharedSlice.encode(message.shared, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -554,6 +596,14 @@ export const Tensor: MessageFns<Tensor> = {
             message.data = Buffer.from(reader.bytes());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.shared = SharedSlice.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -571,6 +621,7 @@ export const Tensor: MessageFns<Tensor> = {
       dtype: isSet(object.dtype) ? dTypeFromJSON(object.dtype) : 0,
       shape: globalThis.Array.isArray(object?.shape) ? object.shape.map((e: any) => globalThis.Number(e)) : [],
       data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      shared: isSet(object.shared) ? SharedSlice.fromJSON(object.shared) : undefined,
     };
   },
 
@@ -585,6 +636,9 @@ export const Tensor: MessageFns<Tensor> = {
     if (message.data.length !== 0) {
       obj.data = base64FromBytes(message.data);
     }
+    if (message.shared !== undefined) {
+      obj.shared = SharedSlice.toJSON(message.shared);
+    }
     return obj;
   },
 
@@ -596,6 +650,94 @@ export const Tensor: MessageFns<Tensor> = {
     message.dtype = object.dtype ?? 0;
     message.shape = object.shape?.map((e) => e) || [];
     message.data = object.data ?? Buffer.alloc(0);
+    message.shared = (object.shared !== undefined && object.shared !== null)
+      ? SharedSlice.fromPartial(object.shared)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSharedSlice(): SharedSlice {
+  return { buffer: 0, offset: 0 };
+}
+
+export const SharedSlice: MessageFns<SharedSlice> = {
+  encode(message: SharedSlice, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.buffer !== 0) {
+      writer.uint32(8).uint32(message.buffer);
+    }
+    if (message.offset !== 0) {
+      writer.uint32(16).uint64(message.offset);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SharedSlice {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSharedSlice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.buffer = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.offset = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SharedSlice {
+    return {
+      buffer: isSet(object.buffer) ? globalThis.Number(object.buffer) : 0,
+      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
+    };
+  },
+
+  toJSON(message: SharedSlice): unknown {
+    const obj: any = {};
+    if (message.buffer !== 0) {
+      obj.buffer = Math.round(message.buffer);
+    }
+    if (message.offset !== 0) {
+      obj.offset = Math.round(message.offset);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SharedSlice>, I>>(base?: I): SharedSlice {
+    return SharedSlice.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SharedSlice>, I>>(object: I): SharedSlice {
+    const message = createBaseSharedSlice();
+    message.buffer = object.buffer ?? 0;
+    message.offset = object.offset ?? 0;
     return message;
   },
 };
@@ -3193,7 +3335,7 @@ export const ImportEmbeddingResponse: MessageFns<ImportEmbeddingResponse> = {
 };
 
 function createBaseDenoiseRequest(): DenoiseRequest {
-  return { latents: undefined, gridHeight: 0, gridWidth: 0, timestep: 0, conditioning: [] };
+  return { latents: undefined, gridHeight: 0, gridWidth: 0, timestep: 0, conditioning: [], predictionsTo: undefined };
 }
 
 export const DenoiseRequest: MessageFns<DenoiseRequest> = {
@@ -3216,6 +3358,9 @@ export const DenoiseRequest: MessageFns<DenoiseRequest> = {
         writer.uint64(v);
       }
       writer.join();
+    }
+    if (message.predictionsTo !== undefined) {
+      SharedSlice.encode(message.predictionsTo, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -3283,6 +3428,14 @@ export const DenoiseRequest: MessageFns<DenoiseRequest> = {
 
             break;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.predictionsTo = SharedSlice.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3312,6 +3465,11 @@ export const DenoiseRequest: MessageFns<DenoiseRequest> = {
       conditioning: globalThis.Array.isArray(object?.conditioning)
         ? object.conditioning.map((e: any) => globalThis.Number(e))
         : [],
+      predictionsTo: isSet(object.predictionsTo)
+        ? SharedSlice.fromJSON(object.predictionsTo)
+        : isSet(object.predictions_to)
+        ? SharedSlice.fromJSON(object.predictions_to)
+        : undefined,
     };
   },
 
@@ -3332,6 +3490,9 @@ export const DenoiseRequest: MessageFns<DenoiseRequest> = {
     if (message.conditioning?.length) {
       obj.conditioning = message.conditioning.map((e) => Math.round(e));
     }
+    if (message.predictionsTo !== undefined) {
+      obj.predictionsTo = SharedSlice.toJSON(message.predictionsTo);
+    }
     return obj;
   },
 
@@ -3347,6 +3508,9 @@ export const DenoiseRequest: MessageFns<DenoiseRequest> = {
     message.gridWidth = object.gridWidth ?? 0;
     message.timestep = object.timestep ?? 0;
     message.conditioning = object.conditioning?.map((e) => e) || [];
+    message.predictionsTo = (object.predictionsTo !== undefined && object.predictionsTo !== null)
+      ? SharedSlice.fromPartial(object.predictionsTo)
+      : undefined;
     return message;
   },
 };
@@ -5309,6 +5473,296 @@ export const ConvertModelEvent: MessageFns<ConvertModelEvent> = {
   },
 };
 
+function createBaseAttachSharedMemoryRequest(): AttachSharedMemoryRequest {
+  return { path: "" };
+}
+
+export const AttachSharedMemoryRequest: MessageFns<AttachSharedMemoryRequest> = {
+  encode(message: AttachSharedMemoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachSharedMemoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachSharedMemoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachSharedMemoryRequest {
+    return { path: isSet(object.path) ? globalThis.String(object.path) : "" };
+  },
+
+  toJSON(message: AttachSharedMemoryRequest): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AttachSharedMemoryRequest>, I>>(base?: I): AttachSharedMemoryRequest {
+    return AttachSharedMemoryRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AttachSharedMemoryRequest>, I>>(object: I): AttachSharedMemoryRequest {
+    const message = createBaseAttachSharedMemoryRequest();
+    message.path = object.path ?? "";
+    return message;
+  },
+};
+
+function createBaseAttachSharedMemoryResponse(): AttachSharedMemoryResponse {
+  return { buffer: 0, sizeBytes: 0 };
+}
+
+export const AttachSharedMemoryResponse: MessageFns<AttachSharedMemoryResponse> = {
+  encode(message: AttachSharedMemoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.buffer !== 0) {
+      writer.uint32(8).uint32(message.buffer);
+    }
+    if (message.sizeBytes !== 0) {
+      writer.uint32(16).uint64(message.sizeBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachSharedMemoryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachSharedMemoryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.buffer = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sizeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachSharedMemoryResponse {
+    return {
+      buffer: isSet(object.buffer) ? globalThis.Number(object.buffer) : 0,
+      sizeBytes: isSet(object.sizeBytes)
+        ? globalThis.Number(object.sizeBytes)
+        : isSet(object.size_bytes)
+        ? globalThis.Number(object.size_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: AttachSharedMemoryResponse): unknown {
+    const obj: any = {};
+    if (message.buffer !== 0) {
+      obj.buffer = Math.round(message.buffer);
+    }
+    if (message.sizeBytes !== 0) {
+      obj.sizeBytes = Math.round(message.sizeBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AttachSharedMemoryResponse>, I>>(base?: I): AttachSharedMemoryResponse {
+    return AttachSharedMemoryResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AttachSharedMemoryResponse>, I>>(object: I): AttachSharedMemoryResponse {
+    const message = createBaseAttachSharedMemoryResponse();
+    message.buffer = object.buffer ?? 0;
+    message.sizeBytes = object.sizeBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseDetachSharedMemoryRequest(): DetachSharedMemoryRequest {
+  return { buffer: 0 };
+}
+
+export const DetachSharedMemoryRequest: MessageFns<DetachSharedMemoryRequest> = {
+  encode(message: DetachSharedMemoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.buffer !== 0) {
+      writer.uint32(8).uint32(message.buffer);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DetachSharedMemoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDetachSharedMemoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.buffer = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DetachSharedMemoryRequest {
+    return { buffer: isSet(object.buffer) ? globalThis.Number(object.buffer) : 0 };
+  },
+
+  toJSON(message: DetachSharedMemoryRequest): unknown {
+    const obj: any = {};
+    if (message.buffer !== 0) {
+      obj.buffer = Math.round(message.buffer);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DetachSharedMemoryRequest>, I>>(base?: I): DetachSharedMemoryRequest {
+    return DetachSharedMemoryRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DetachSharedMemoryRequest>, I>>(object: I): DetachSharedMemoryRequest {
+    const message = createBaseDetachSharedMemoryRequest();
+    message.buffer = object.buffer ?? 0;
+    return message;
+  },
+};
+
+function createBaseDetachSharedMemoryResponse(): DetachSharedMemoryResponse {
+  return { detached: false };
+}
+
+export const DetachSharedMemoryResponse: MessageFns<DetachSharedMemoryResponse> = {
+  encode(message: DetachSharedMemoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.detached !== false) {
+      writer.uint32(8).bool(message.detached);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DetachSharedMemoryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDetachSharedMemoryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.detached = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DetachSharedMemoryResponse {
+    return { detached: isSet(object.detached) ? globalThis.Boolean(object.detached) : false };
+  },
+
+  toJSON(message: DetachSharedMemoryResponse): unknown {
+    const obj: any = {};
+    if (message.detached !== false) {
+      obj.detached = message.detached;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DetachSharedMemoryResponse>, I>>(base?: I): DetachSharedMemoryResponse {
+    return DetachSharedMemoryResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DetachSharedMemoryResponse>, I>>(object: I): DetachSharedMemoryResponse {
+    const message = createBaseDetachSharedMemoryResponse();
+    message.detached = object.detached ?? false;
+    return message;
+  },
+};
+
 export type EngineService = typeof EngineService;
 export const EngineService = {
   /** Versions, backend, device, memory and an MLX self-check computed on request. */
@@ -5434,6 +5888,34 @@ export const EngineService = {
     responseSerialize: (value: ConvertModelEvent): Buffer => Buffer.from(ConvertModelEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): ConvertModelEvent => ConvertModelEvent.decode(value),
   },
+  /**
+   * Opens a shared-memory file that tensors can travel through instead of messages (Tensor.shared,
+   * DenoiseRequest.predictions_to): for clients on the same machine, where moving megabytes through HTTP/2 costs
+   * more than the work. The engine reads and writes it with pread/pwrite, never maps it.
+   */
+  attachSharedMemory: {
+    path: "/nucleus.engine.v1.Engine/AttachSharedMemory" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AttachSharedMemoryRequest): Buffer =>
+      Buffer.from(AttachSharedMemoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AttachSharedMemoryRequest => AttachSharedMemoryRequest.decode(value),
+    responseSerialize: (value: AttachSharedMemoryResponse): Buffer =>
+      Buffer.from(AttachSharedMemoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AttachSharedMemoryResponse => AttachSharedMemoryResponse.decode(value),
+  },
+  /** Closes a file from AttachSharedMemory. */
+  detachSharedMemory: {
+    path: "/nucleus.engine.v1.Engine/DetachSharedMemory" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DetachSharedMemoryRequest): Buffer =>
+      Buffer.from(DetachSharedMemoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DetachSharedMemoryRequest => DetachSharedMemoryRequest.decode(value),
+    responseSerialize: (value: DetachSharedMemoryResponse): Buffer =>
+      Buffer.from(DetachSharedMemoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DetachSharedMemoryResponse => DetachSharedMemoryResponse.decode(value),
+  },
 } as const;
 
 export interface EngineServer extends UntypedServiceImplementation {
@@ -5461,6 +5943,14 @@ export interface EngineServer extends UntypedServiceImplementation {
   inspectModel: handleUnaryCall<InspectModelRequest, InspectModelResponse>;
   /** Write a pre-quantized copy of a model folder, tensor by tensor; streams progress, ends with a summary. */
   convertModel: handleServerStreamingCall<ConvertModelRequest, ConvertModelEvent>;
+  /**
+   * Opens a shared-memory file that tensors can travel through instead of messages (Tensor.shared,
+   * DenoiseRequest.predictions_to): for clients on the same machine, where moving megabytes through HTTP/2 costs
+   * more than the work. The engine reads and writes it with pread/pwrite, never maps it.
+   */
+  attachSharedMemory: handleUnaryCall<AttachSharedMemoryRequest, AttachSharedMemoryResponse>;
+  /** Closes a file from AttachSharedMemory. */
+  detachSharedMemory: handleUnaryCall<DetachSharedMemoryRequest, DetachSharedMemoryResponse>;
 }
 
 export interface EngineClient extends Client {
@@ -5638,6 +6128,42 @@ export interface EngineClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ConvertModelEvent>;
+  /**
+   * Opens a shared-memory file that tensors can travel through instead of messages (Tensor.shared,
+   * DenoiseRequest.predictions_to): for clients on the same machine, where moving megabytes through HTTP/2 costs
+   * more than the work. The engine reads and writes it with pread/pwrite, never maps it.
+   */
+  attachSharedMemory(
+    request: AttachSharedMemoryRequest,
+    callback: (error: ServiceError | null, response: AttachSharedMemoryResponse) => void,
+  ): ClientUnaryCall;
+  attachSharedMemory(
+    request: AttachSharedMemoryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AttachSharedMemoryResponse) => void,
+  ): ClientUnaryCall;
+  attachSharedMemory(
+    request: AttachSharedMemoryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AttachSharedMemoryResponse) => void,
+  ): ClientUnaryCall;
+  /** Closes a file from AttachSharedMemory. */
+  detachSharedMemory(
+    request: DetachSharedMemoryRequest,
+    callback: (error: ServiceError | null, response: DetachSharedMemoryResponse) => void,
+  ): ClientUnaryCall;
+  detachSharedMemory(
+    request: DetachSharedMemoryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DetachSharedMemoryResponse) => void,
+  ): ClientUnaryCall;
+  detachSharedMemory(
+    request: DetachSharedMemoryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DetachSharedMemoryResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const EngineClient = makeGenericClientConstructor(EngineService, "nucleus.engine.v1.Engine") as unknown as {

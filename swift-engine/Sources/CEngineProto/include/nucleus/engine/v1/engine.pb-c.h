@@ -16,6 +16,7 @@ PROTOBUF_C__BEGIN_DECLS
 
 
 typedef struct Nucleus__Engine__V1__Tensor Nucleus__Engine__V1__Tensor;
+typedef struct Nucleus__Engine__V1__SharedSlice Nucleus__Engine__V1__SharedSlice;
 typedef struct Nucleus__Engine__V1__GetInfoRequest Nucleus__Engine__V1__GetInfoRequest;
 typedef struct Nucleus__Engine__V1__MemoryInfo Nucleus__Engine__V1__MemoryInfo;
 typedef struct Nucleus__Engine__V1__SelfCheckItem Nucleus__Engine__V1__SelfCheckItem;
@@ -55,6 +56,10 @@ typedef struct Nucleus__Engine__V1__ConvertProgress Nucleus__Engine__V1__Convert
 typedef struct Nucleus__Engine__V1__ConvertedComponent Nucleus__Engine__V1__ConvertedComponent;
 typedef struct Nucleus__Engine__V1__ConvertSummary Nucleus__Engine__V1__ConvertSummary;
 typedef struct Nucleus__Engine__V1__ConvertModelEvent Nucleus__Engine__V1__ConvertModelEvent;
+typedef struct Nucleus__Engine__V1__AttachSharedMemoryRequest Nucleus__Engine__V1__AttachSharedMemoryRequest;
+typedef struct Nucleus__Engine__V1__AttachSharedMemoryResponse Nucleus__Engine__V1__AttachSharedMemoryResponse;
+typedef struct Nucleus__Engine__V1__DetachSharedMemoryRequest Nucleus__Engine__V1__DetachSharedMemoryRequest;
+typedef struct Nucleus__Engine__V1__DetachSharedMemoryResponse Nucleus__Engine__V1__DetachSharedMemoryResponse;
 
 
 /* --- enums --- */
@@ -83,10 +88,34 @@ struct  Nucleus__Engine__V1__Tensor
   size_t n_shape;
   int64_t *shape;
   ProtobufCBinaryData data;
+  /*
+   * Instead of `data` (leave it empty): the bytes are in an attached shared-memory file.
+   */
+  Nucleus__Engine__V1__SharedSlice *shared;
 };
 #define NUCLEUS__ENGINE__V1__TENSOR__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__tensor__descriptor) \
-    , NUCLEUS__ENGINE__V1__DTYPE__DTYPE_UNSPECIFIED, 0,NULL, {0,NULL} }
+    , NUCLEUS__ENGINE__V1__DTYPE__DTYPE_UNSPECIFIED, 0,NULL, {0,NULL}, NULL }
+
+
+/*
+ * Where a tensor's bytes are in a file attached with AttachSharedMemory.
+ */
+struct  Nucleus__Engine__V1__SharedSlice
+{
+  ProtobufCMessage base;
+  /*
+   * the id AttachSharedMemory returned
+   */
+  uint32_t buffer;
+  /*
+   * bytes from the start of the file
+   */
+  uint64_t offset;
+};
+#define NUCLEUS__ENGINE__V1__SHARED_SLICE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__shared_slice__descriptor) \
+    , 0, 0 }
 
 
 struct  Nucleus__Engine__V1__GetInfoRequest
@@ -525,10 +554,15 @@ struct  Nucleus__Engine__V1__DenoiseRequest
    */
   size_t n_conditioning;
   uint64_t *conditioning;
+  /*
+   * When set, the predictions are written to this shared memory one after another from the offset, and the
+   * response's tensors name their slices (Tensor.shared) instead of carrying data.
+   */
+  Nucleus__Engine__V1__SharedSlice *predictions_to;
 };
 #define NUCLEUS__ENGINE__V1__DENOISE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__denoise_request__descriptor) \
-    , NULL, 0, 0, 0, 0,NULL }
+    , NULL, 0, 0, 0, 0,NULL, NULL }
 
 
 struct  Nucleus__Engine__V1__DenoiseResponse
@@ -853,6 +887,60 @@ struct  Nucleus__Engine__V1__ConvertModelEvent
     , NUCLEUS__ENGINE__V1__CONVERT_MODEL_EVENT__EVENT__NOT_SET, {0} }
 
 
+struct  Nucleus__Engine__V1__AttachSharedMemoryRequest
+{
+  ProtobufCMessage base;
+  /*
+   * A regular file directly in /dev/shm whose name starts with "nucleus-", owned by the engine's user and
+   * readable by nobody else. The engine keeps it open: the client may remove the name right after the call.
+   */
+  char *path;
+};
+#define NUCLEUS__ENGINE__V1__ATTACH_SHARED_MEMORY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__attach_shared_memory_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Nucleus__Engine__V1__AttachSharedMemoryResponse
+{
+  ProtobufCMessage base;
+  /*
+   * the id SharedSlice.buffer names
+   */
+  uint32_t buffer;
+  /*
+   * the file's size when attached
+   */
+  uint64_t size_bytes;
+};
+#define NUCLEUS__ENGINE__V1__ATTACH_SHARED_MEMORY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__attach_shared_memory_response__descriptor) \
+    , 0, 0 }
+
+
+struct  Nucleus__Engine__V1__DetachSharedMemoryRequest
+{
+  ProtobufCMessage base;
+  uint32_t buffer;
+};
+#define NUCLEUS__ENGINE__V1__DETACH_SHARED_MEMORY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__detach_shared_memory_request__descriptor) \
+    , 0 }
+
+
+struct  Nucleus__Engine__V1__DetachSharedMemoryResponse
+{
+  ProtobufCMessage base;
+  /*
+   * false when no such buffer was attached
+   */
+  protobuf_c_boolean detached;
+};
+#define NUCLEUS__ENGINE__V1__DETACH_SHARED_MEMORY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__detach_shared_memory_response__descriptor) \
+    , 0 }
+
+
 /* Nucleus__Engine__V1__Tensor methods */
 void   nucleus__engine__v1__tensor__init
                      (Nucleus__Engine__V1__Tensor         *message);
@@ -871,6 +959,25 @@ Nucleus__Engine__V1__Tensor *
                       const uint8_t       *data);
 void   nucleus__engine__v1__tensor__free_unpacked
                      (Nucleus__Engine__V1__Tensor *message,
+                      ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__SharedSlice methods */
+void   nucleus__engine__v1__shared_slice__init
+                     (Nucleus__Engine__V1__SharedSlice         *message);
+size_t nucleus__engine__v1__shared_slice__get_packed_size
+                     (const Nucleus__Engine__V1__SharedSlice   *message);
+size_t nucleus__engine__v1__shared_slice__pack
+                     (const Nucleus__Engine__V1__SharedSlice   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__shared_slice__pack_to_buffer
+                     (const Nucleus__Engine__V1__SharedSlice   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__SharedSlice *
+       nucleus__engine__v1__shared_slice__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__shared_slice__free_unpacked
+                     (Nucleus__Engine__V1__SharedSlice *message,
                       ProtobufCAllocator *allocator);
 /* Nucleus__Engine__V1__GetInfoRequest methods */
 void   nucleus__engine__v1__get_info_request__init
@@ -1613,10 +1720,89 @@ Nucleus__Engine__V1__ConvertModelEvent *
 void   nucleus__engine__v1__convert_model_event__free_unpacked
                      (Nucleus__Engine__V1__ConvertModelEvent *message,
                       ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__AttachSharedMemoryRequest methods */
+void   nucleus__engine__v1__attach_shared_memory_request__init
+                     (Nucleus__Engine__V1__AttachSharedMemoryRequest         *message);
+size_t nucleus__engine__v1__attach_shared_memory_request__get_packed_size
+                     (const Nucleus__Engine__V1__AttachSharedMemoryRequest   *message);
+size_t nucleus__engine__v1__attach_shared_memory_request__pack
+                     (const Nucleus__Engine__V1__AttachSharedMemoryRequest   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__attach_shared_memory_request__pack_to_buffer
+                     (const Nucleus__Engine__V1__AttachSharedMemoryRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__AttachSharedMemoryRequest *
+       nucleus__engine__v1__attach_shared_memory_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__attach_shared_memory_request__free_unpacked
+                     (Nucleus__Engine__V1__AttachSharedMemoryRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__AttachSharedMemoryResponse methods */
+void   nucleus__engine__v1__attach_shared_memory_response__init
+                     (Nucleus__Engine__V1__AttachSharedMemoryResponse         *message);
+size_t nucleus__engine__v1__attach_shared_memory_response__get_packed_size
+                     (const Nucleus__Engine__V1__AttachSharedMemoryResponse   *message);
+size_t nucleus__engine__v1__attach_shared_memory_response__pack
+                     (const Nucleus__Engine__V1__AttachSharedMemoryResponse   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__attach_shared_memory_response__pack_to_buffer
+                     (const Nucleus__Engine__V1__AttachSharedMemoryResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__AttachSharedMemoryResponse *
+       nucleus__engine__v1__attach_shared_memory_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__attach_shared_memory_response__free_unpacked
+                     (Nucleus__Engine__V1__AttachSharedMemoryResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__DetachSharedMemoryRequest methods */
+void   nucleus__engine__v1__detach_shared_memory_request__init
+                     (Nucleus__Engine__V1__DetachSharedMemoryRequest         *message);
+size_t nucleus__engine__v1__detach_shared_memory_request__get_packed_size
+                     (const Nucleus__Engine__V1__DetachSharedMemoryRequest   *message);
+size_t nucleus__engine__v1__detach_shared_memory_request__pack
+                     (const Nucleus__Engine__V1__DetachSharedMemoryRequest   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__detach_shared_memory_request__pack_to_buffer
+                     (const Nucleus__Engine__V1__DetachSharedMemoryRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__DetachSharedMemoryRequest *
+       nucleus__engine__v1__detach_shared_memory_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__detach_shared_memory_request__free_unpacked
+                     (Nucleus__Engine__V1__DetachSharedMemoryRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__DetachSharedMemoryResponse methods */
+void   nucleus__engine__v1__detach_shared_memory_response__init
+                     (Nucleus__Engine__V1__DetachSharedMemoryResponse         *message);
+size_t nucleus__engine__v1__detach_shared_memory_response__get_packed_size
+                     (const Nucleus__Engine__V1__DetachSharedMemoryResponse   *message);
+size_t nucleus__engine__v1__detach_shared_memory_response__pack
+                     (const Nucleus__Engine__V1__DetachSharedMemoryResponse   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__detach_shared_memory_response__pack_to_buffer
+                     (const Nucleus__Engine__V1__DetachSharedMemoryResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__DetachSharedMemoryResponse *
+       nucleus__engine__v1__detach_shared_memory_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__detach_shared_memory_response__free_unpacked
+                     (Nucleus__Engine__V1__DetachSharedMemoryResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Nucleus__Engine__V1__Tensor_Closure)
                  (const Nucleus__Engine__V1__Tensor *message,
+                  void *closure_data);
+typedef void (*Nucleus__Engine__V1__SharedSlice_Closure)
+                 (const Nucleus__Engine__V1__SharedSlice *message,
                   void *closure_data);
 typedef void (*Nucleus__Engine__V1__GetInfoRequest_Closure)
                  (const Nucleus__Engine__V1__GetInfoRequest *message,
@@ -1735,6 +1921,18 @@ typedef void (*Nucleus__Engine__V1__ConvertSummary_Closure)
 typedef void (*Nucleus__Engine__V1__ConvertModelEvent_Closure)
                  (const Nucleus__Engine__V1__ConvertModelEvent *message,
                   void *closure_data);
+typedef void (*Nucleus__Engine__V1__AttachSharedMemoryRequest_Closure)
+                 (const Nucleus__Engine__V1__AttachSharedMemoryRequest *message,
+                  void *closure_data);
+typedef void (*Nucleus__Engine__V1__AttachSharedMemoryResponse_Closure)
+                 (const Nucleus__Engine__V1__AttachSharedMemoryResponse *message,
+                  void *closure_data);
+typedef void (*Nucleus__Engine__V1__DetachSharedMemoryRequest_Closure)
+                 (const Nucleus__Engine__V1__DetachSharedMemoryRequest *message,
+                  void *closure_data);
+typedef void (*Nucleus__Engine__V1__DetachSharedMemoryResponse_Closure)
+                 (const Nucleus__Engine__V1__DetachSharedMemoryResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1790,6 +1988,14 @@ struct Nucleus__Engine__V1__Engine_Service
                         const Nucleus__Engine__V1__ConvertModelRequest *input,
                         Nucleus__Engine__V1__ConvertModelEvent_Closure closure,
                         void *closure_data);
+  void (*attach_shared_memory)(Nucleus__Engine__V1__Engine_Service *service,
+                               const Nucleus__Engine__V1__AttachSharedMemoryRequest *input,
+                               Nucleus__Engine__V1__AttachSharedMemoryResponse_Closure closure,
+                               void *closure_data);
+  void (*detach_shared_memory)(Nucleus__Engine__V1__Engine_Service *service,
+                               const Nucleus__Engine__V1__DetachSharedMemoryRequest *input,
+                               Nucleus__Engine__V1__DetachSharedMemoryResponse_Closure closure,
+                               void *closure_data);
 };
 typedef void (*Nucleus__Engine__V1__Engine_ServiceDestroy)(Nucleus__Engine__V1__Engine_Service *);
 void nucleus__engine__v1__engine__init (Nucleus__Engine__V1__Engine_Service *service,
@@ -1809,7 +2015,9 @@ void nucleus__engine__v1__engine__init (Nucleus__Engine__V1__Engine_Service *ser
       function_prefix__ ## release,\
       function_prefix__ ## unload,\
       function_prefix__ ## inspect_model,\
-      function_prefix__ ## convert_model  }
+      function_prefix__ ## convert_model,\
+      function_prefix__ ## attach_shared_memory,\
+      function_prefix__ ## detach_shared_memory  }
 void nucleus__engine__v1__engine__get_info(ProtobufCService *service,
                                            const Nucleus__Engine__V1__GetInfoRequest *input,
                                            Nucleus__Engine__V1__GetInfoResponse_Closure closure,
@@ -1858,11 +2066,20 @@ void nucleus__engine__v1__engine__convert_model(ProtobufCService *service,
                                                 const Nucleus__Engine__V1__ConvertModelRequest *input,
                                                 Nucleus__Engine__V1__ConvertModelEvent_Closure closure,
                                                 void *closure_data);
+void nucleus__engine__v1__engine__attach_shared_memory(ProtobufCService *service,
+                                                       const Nucleus__Engine__V1__AttachSharedMemoryRequest *input,
+                                                       Nucleus__Engine__V1__AttachSharedMemoryResponse_Closure closure,
+                                                       void *closure_data);
+void nucleus__engine__v1__engine__detach_shared_memory(ProtobufCService *service,
+                                                       const Nucleus__Engine__V1__DetachSharedMemoryRequest *input,
+                                                       Nucleus__Engine__V1__DetachSharedMemoryResponse_Closure closure,
+                                                       void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    nucleus__engine__v1__dtype__descriptor;
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__tensor__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__shared_slice__descriptor;
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__get_info_request__descriptor;
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__memory_info__descriptor;
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__self_check_item__descriptor;
@@ -1902,6 +2119,10 @@ extern const ProtobufCMessageDescriptor nucleus__engine__v1__convert_progress__d
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__converted_component__descriptor;
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__convert_summary__descriptor;
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__convert_model_event__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__attach_shared_memory_request__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__attach_shared_memory_response__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__detach_shared_memory_request__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__detach_shared_memory_response__descriptor;
 extern const ProtobufCServiceDescriptor nucleus__engine__v1__engine__descriptor;
 
 PROTOBUF_C__END_DECLS
