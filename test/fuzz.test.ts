@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 
 import { status } from "@grpc/grpc-js";
 
-import { convertTargetIsSafe, FuzzEngine, makeScratch, runFuzz } from "../tools/fuzz/harness.js";
+import { convertTargetIsSafe, FuzzEngine, makeScratch, removeSharedFiles, runFuzz } from "../tools/fuzz/harness.js";
 import { clarity, judge } from "../tools/fuzz/oracle.js";
 import { regressionCases, replay } from "../tools/fuzz/replay.js";
 import { Wire } from "../tools/fuzz/wire.js";
@@ -38,6 +38,7 @@ describe("fuzzing", () => {
     after(async () => {
       await fuzz.stop();
       rmSync(scratch.root, { recursive: true, force: true });
+      removeSharedFiles();
     });
 
     const cases = regressionCases(fixtures);

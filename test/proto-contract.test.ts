@@ -22,6 +22,8 @@ const EXPECTED_RPCS = {
   Unload: "unary",
   InspectModel: "unary",
   ConvertModel: "server-streaming",
+  AttachSharedMemory: "unary",
+  DetachSharedMemory: "unary",
 };
 
 describe("engine contract", () => {

@@ -2,8 +2,9 @@
 // messages, broken checkpoint folders, concurrent bursts), each checked for engine death, calls over their
 // deadline, SIGTERM not honoured, and unclear answers (INTERNAL/UNKNOWN, messages over 2 KiB, file bytes echoed).
 // Any finding is saved as a regression case that test/fuzz-regressions.test.ts replays.
-import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -12,7 +13,7 @@ import * as grpc from "@grpc/grpc-js";
 import { LocalEngine } from "../../orchestrator/src/engine/process.js";
 import { ConvertModelRequest, DenoiseRequest, EncodeTextResponse, ImportEmbeddingResponse, ReleaseRequest } from "../../orchestrator/src/generated/nucleus/engine/v1/engine.js";
 import { buildFolder, randomRecipe, type FolderRecipe } from "./checkpoints.js";
-import { type Call, type Knowledge, type ModelState, SCRATCH, structuredCall } from "./messages.js";
+import { type Call, type Knowledge, type ModelState, SCRATCH, SHARED_FILE_BYTES, SHARED_FILES, structuredCall } from "./messages.js";
 import { mutate } from "./mutate.js";
 import { connect, rawCall, type CallResult, type Method } from "./rpc.js";
 import { Random } from "./random.js";
@@ -91,7 +92,23 @@ export function makeScratch(repoRoot: string): { root: string; secret: string } 
   mkdirSync(join(root, SCRATCH.out));
   mkdirSync(join(root, SCRATCH.out, "existing"));
   mkdirSync(join(root, SCRATCH.case));
+  makeSharedFiles(secret);
   return { root, secret };
+}
+
+/** The shared-memory files of SHARED_FILES (none where there is no /dev/shm); removed by removeSharedFiles. */
+function makeSharedFiles(secret: string): void {
+  if (!existsSync("/dev/shm")) return;
+  removeSharedFiles();
+  writeFileSync(SHARED_FILES.valid, randomBytes(SHARED_FILE_BYTES), { mode: 0o600 });
+  writeFileSync(SHARED_FILES.public, randomBytes(4096), { mode: 0o644 });
+  chmodSync(SHARED_FILES.public, 0o644);
+  symlinkSync(secret, SHARED_FILES.link);
+  execFileSync("mkfifo", ["-m", "600", SHARED_FILES.fifo]);
+}
+
+export function removeSharedFiles(): void {
+  for (const path of Object.values(SHARED_FILES)) rmSync(path, { force: true });
 }
 
 /** One engine of the run, started in the scratch folder. */
@@ -347,6 +364,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     await fuzz.stop();
     report.engineStarts = fuzz.starts;
     rmSync(root, { recursive: true, force: true });
+    removeSharedFiles();
   }
   report.seconds = elapsed();
   return report;

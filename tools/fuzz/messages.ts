@@ -14,6 +14,24 @@ export const SCRATCH = {
   out: "out", // where ConvertModel may write
 } as const;
 
+/**
+ * Shared-memory files of this fuzz process (made by makeScratch): one the engine may attach, and ones it must
+ * refuse (readable by others, a link to the canary file, a FIFO).
+ */
+export const SHARED_FILES = {
+  valid: `/dev/shm/nucleus-fuzz-${process.pid}-valid`,
+  public: `/dev/shm/nucleus-fuzz-${process.pid}-public`,
+  link: `/dev/shm/nucleus-fuzz-${process.pid}-link`,
+  fifo: `/dev/shm/nucleus-fuzz-${process.pid}-fifo`,
+} as const;
+/** The valid shared-memory file's size. */
+export const SHARED_FILE_BYTES = 1 << 20;
+
+const SHARED_PATHS = [
+  ...Object.values(SHARED_FILES), "/dev/shm/nucleus-missing", "/dev/shm/other", "/dev/shm/nucleus-", "/dev/shm/nucleus-/x",
+  `/dev/shm/../dev/shm/nucleus-fuzz-${process.pid}-valid`, `/dev/shm//nucleus-fuzz-${process.pid}-valid`, "/dev/shm", "/dev/shm/",
+];
+
 export type ModelState = "none" | "tiny-a" | "pipeline";
 
 /** What the generators know about the engine now. */
@@ -77,11 +95,25 @@ function tensor(random: Random, rows: number, cols: number, opts: { extremeValue
     if (random.chance(0.5)) message.packed(2, shape);
     else message.unpacked(2, shape);
     if (random.chance(0.5)) message.bytes(3, random.bytes(random.int(0, 64)));
+  } else if (roll < 0.97) {
+    // The bytes in a shared-memory slice: buffers that may be attached or not, offsets inside, at the end or far
+    // beyond the file, sometimes with data as well.
+    const offset = random.chance(0.7) ? random.int(0, SHARED_FILE_BYTES) : random.pick(EXTREME_64);
+    message.varint(1, random.chance(0.9) ? 1 : random.pick(DTYPES)).packed(2, random.chance(0.2) ? [1, rows, cols] : [rows, cols]);
+    if (random.chance(0.1)) message.bytes(3, float32Data(random, rows * cols, false));
+    message.bytes(4, sharedSlice(random, offset));
   } else {
     // Consistent shape but the wrong byte count.
     message.varint(1, 1).packed(2, [rows, cols]).bytes(3, random.bytes(Math.max(0, rows * cols * 4 + random.int(-8, 8))));
   }
   return message;
+}
+
+function sharedSlice(random: Random, offset: number | bigint): Wire {
+  const slice = new Wire();
+  if (random.chance(0.95)) slice.varint(1, random.chance(0.8) ? random.int(0, 4) : random.pick(EXTREME_U32));
+  if (random.chance(0.9)) slice.varint(2, offset);
+  return slice;
 }
 
 function quantization(random: Random): Wire {
@@ -179,6 +211,7 @@ const GENERATORS: Record<Method, Generator> = {
     message.varint(2, h).varint(3, w);
     message.float(4, random.chance(0.8) ? random.float() : random.pick(EXTREME_FLOAT));
     message.packed(5, handles(random, known));
+    if (random.chance(0.15)) message.bytes(6, sharedSlice(random, random.chance(0.7) ? random.int(0, SHARED_FILE_BYTES) : random.pick(EXTREME_64)));
     return message.finish();
   },
   Decode: (random, known) => {
@@ -215,12 +248,15 @@ const GENERATORS: Record<Method, Generator> = {
     if (random.chance(0.3)) message.varint(6, 1);
     return message.finish();
   },
+  AttachSharedMemory: (random) => new Wire().bytes(1, random.chance(0.8) ? random.pick(SHARED_PATHS) : random.pick(PATHS)).finish(),
+  DetachSharedMemory: (random) => new Wire().varint(1, random.chance(0.8) ? random.int(0, 4) : random.pick(EXTREME_U32)).finish(),
 };
 
 /** Weights of each RPC in structured fuzzing (Shutdown rare: every one costs an engine start). */
 const WEIGHTS: [Method, number][] = [
   ["GetInfo", 4], ["Health", 2], ["Shutdown", 0.3], ["LoadModel", 8], ["EncodeText", 10], ["ImportEmbedding", 14],
   ["Denoise", 18], ["Decode", 10], ["Release", 5], ["Unload", 4], ["InspectModel", 6], ["ConvertModel", 3],
+  ["AttachSharedMemory", 3], ["DetachSharedMemory", 1.5],
 ];
 
 export function pickMethod(random: Random): Method {

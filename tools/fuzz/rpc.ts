@@ -6,7 +6,7 @@ export const SERVICE = "/nucleus.engine.v1.Engine/";
 export const METHODS = {
   GetInfo: "unary", Health: "unary", Shutdown: "unary", LoadModel: "stream", EncodeText: "unary",
   ImportEmbedding: "unary", Denoise: "unary", Decode: "unary", Release: "unary", Unload: "unary",
-  InspectModel: "unary", ConvertModel: "stream",
+  InspectModel: "unary", ConvertModel: "stream", AttachSharedMemory: "unary", DetachSharedMemory: "unary",
 } as const;
 
 export type Method = keyof typeof METHODS;
