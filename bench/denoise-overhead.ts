@@ -13,8 +13,8 @@ import { EngineClient } from "../orchestrator/src/engine/client.js";
 import { LocalEngine } from "../orchestrator/src/engine/process.js";
 import { decodeDenoiseResponse, encodeDenoiseRequest } from "../orchestrator/src/engine/denoise-codec.js";
 import { DenoiseResponse, DType } from "../orchestrator/src/generated/nucleus/engine/v1/engine.js";
-import { denoiseLatents, nextLatents } from "../orchestrator/src/pipeline/generate.js";
-import { float32Bytes } from "../orchestrator/src/sampling/wasm/guided-euler.js";
+import { denoiseLatents, nextLatents, type StepBuffers } from "../orchestrator/src/pipeline/generate.js";
+import { float32Bytes, GuidedEulerWorkspace } from "../orchestrator/src/sampling/wasm/guided-euler.js";
 import { argument, median, numberArgument, root } from "./support.js";
 
 const calls = numberArgument("--calls", 30);
@@ -91,17 +91,32 @@ try {
     const encodeMs = time(calls, () => encodeDenoiseRequest(request));
     const responseBytes = encodeResponse(response.predictions, response.computeSeconds);
     const decodeMs = time(calls, () => decodeDenoiseResponse(responseBytes));
-    // The sampling loop's step: request tensor + predictions -> CFG + Euler -> next latents (float32), into a
-    // reused buffer as generate() does.
-    const buffers = { into: new Float32Array(latents.length), predictions: handles.map(() => new Float32Array(latents.length)) };
+    // The sampling loop's step: request tensor + predictions -> CFG + Euler -> next latents (float32). As generate()
+    // does: latents and predictions in the WebAssembly step's memory (the shared-memory read puts them there);
+    // and, for comparison, with every array copied in and out (predictions where a response message holds them).
+    const step = { cfg: 4, channels, sigma: 0.5, sigmaNext: 0.48, dtype: "float32" } as const;
+    const workspace = GuidedEulerWorkspace.create(latents.length, channels)!;
+    workspace.latents[0].set(latents);
+    const inPlace = response.predictions.map((prediction, index) => {
+      float32Bytes(workspace.predictions[index]!).set(prediction.data);
+      const target = workspace.predictions[index]!;
+      return { ...prediction, data: Buffer.from(target.buffer, target.byteOffset, target.byteLength) };
+    });
+    const inLoop: StepBuffers = { workspace, into: workspace.latents[1], predictions: workspace.predictions };
     const stepMs = time(calls, () => {
+      denoiseLatents(workspace.latents[0], tokens, channels);
+      nextLatents(workspace.latents[0], inPlace, step, inLoop);
+    });
+    const copied: StepBuffers = { into: new Float32Array(latents.length), predictions: handles.map(() => new Float32Array(latents.length)) };
+    const copiedStepMs = time(calls, () => {
       denoiseLatents(latents, tokens, channels);
-      nextLatents(latents, response.predictions, { cfg: 4, channels, sigma: 0.5, sigmaNext: 0.48, dtype: "float32" }, buffers);
+      nextLatents(latents, response.predictions, step, copied);
     });
     const inMiB = (tokens * channels * 4) / 2 ** 20;
     lines.push(
       `${`${size}x${size}`.padEnd(10)} batch ${batch}: messages ${inMiB.toFixed(2)} MiB in, ${(inMiB * batch).toFixed(2)} MiB out` +
-        ` | client encode ${encodeMs.toFixed(2)} ms, decode ${decodeMs.toFixed(2)} ms | orchestrator step ${stepMs.toFixed(2)} ms`,
+        ` | client encode ${encodeMs.toFixed(2)} ms, decode ${decodeMs.toFixed(2)} ms | orchestrator step ${stepMs.toFixed(2)} ms` +
+        ` (arrays copied in and out: ${copiedStepMs.toFixed(2)} ms)`,
     );
   }
   messagesClient.close();

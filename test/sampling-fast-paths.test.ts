@@ -13,7 +13,7 @@ import { decodeDenoiseResponse, encodeDenoiseRequest } from "../orchestrator/src
 import { DType, DenoiseRequest, DenoiseResponse, EngineService, type Tensor } from "../orchestrator/src/generated/nucleus/engine/v1/engine.js";
 import { eulerStep, guidedEulerStepFloat32, guidedPrediction } from "../orchestrator/src/sampling/guidance.js";
 import { roundBFloat16 } from "../orchestrator/src/sampling/precision.js";
-import { float32Bytes, guidedEulerStepWasm } from "../orchestrator/src/sampling/wasm/guided-euler.js";
+import { float32Bytes, GuidedEulerWorkspace, guidedEulerStepWasm } from "../orchestrator/src/sampling/wasm/guided-euler.js";
 import { float32Tensor, float32View, fromProtoTensor, toFloat32, toProtoTensor } from "../orchestrator/src/tensors/convert.js";
 import { repoRoot } from "./helpers/engine.js";
 
@@ -123,6 +123,34 @@ describe("sampling step fast paths", () => {
       assert.deepEqual(bits(ours), bits(expected));
     });
   }
+
+  test("a workspace's steps in place (latents and predictions in its memory) equal the JavaScript steps bit for bit", () => {
+    const channels = 64;
+    const tokens = 29;
+    const workspace = GuidedEulerWorkspace.create(tokens * channels, channels)!;
+    assert.ok(workspace, "WebAssembly is available in Node");
+    let expected = values(tokens * channels, 21);
+    workspace.latents[0].set(expected);
+    let latents = workspace.latents[0];
+    let into = workspace.latents[1];
+    for (let step = 0; step < 4; step++) {
+      const [cond, uncond] = [values(tokens * channels, 30 + step), values(tokens * channels, 40 + step)];
+      workspace.predictions[0].set(cond);
+      workspace.predictions[1].set(uncond);
+      const sigma = 1 - step * 0.2;
+      expected = guidedEulerStepFloat32(expected, cond, uncond, 4.5, channels, sigma, sigma - 0.2);
+      const next = guidedEulerStepWasm(float32Bytes(latents), float32Bytes(workspace.predictions[0]), float32Bytes(workspace.predictions[1]), 4.5, channels, sigma, sigma - 0.2, into, workspace)!;
+      assert.equal(next, into, "written where it was asked, the other slot");
+      assert.deepEqual(bits(next), bits(expected), `step ${step}`);
+      [latents, into] = [next, latents];
+    }
+    // Arrays from outside are copied in and out; writing over the input latents is refused.
+    const outside = new Float32Array(tokens * channels);
+    const cond = values(tokens * channels, 50);
+    assert.deepEqual(bits(workspace.step(float32Bytes(expected), float32Bytes(cond), float32Bytes(cond), 2, 0.5, 0.4, outside)),
+      bits(guidedEulerStepFloat32(expected, cond, cond, 2, channels, 0.5, 0.4)));
+    assert.throws(() => workspace.step(float32Bytes(latents), float32Bytes(cond), float32Bytes(cond), 2, 0.5, 0.4, latents), /over its input latents/);
+  });
 
   test("the WebAssembly step declines channel counts that are not a multiple of 4 (the JavaScript step takes them)", () => {
     for (const channels of [3, 5, 66]) {

@@ -7,7 +7,7 @@ import { initialLatents } from "../sampling/noise.js";
 import { type ModelDType, rounder, roundBFloat16 } from "../sampling/precision.js";
 import { flowMatchSchedule } from "../sampling/scheduler.js";
 import { float32Tensor, float32View, fromProtoTensor, toFloat32, toProtoTensor } from "../tensors/convert.js";
-import { float32Bytes, guidedEulerStepWasm } from "../sampling/wasm/guided-euler.js";
+import { float32Bytes, GuidedEulerWorkspace, guidedEulerStepWasm } from "../sampling/wasm/guided-euler.js";
 import type { ModelFolder } from "./model-folder.js";
 import type { RGBImage } from "../image/png.js";
 import type { PromptFormatter } from "../text/prompt.js";
@@ -93,8 +93,13 @@ export function denoiseLatents(latents: Float32Array, tokens: number, channels: 
 export interface StepBuffers {
   /** The next latents (any buffer of the latents' size but `latents` itself). */
   into?: Float32Array;
-  /** Aligned copies of the predictions, for when their bytes arrive at offsets a Float32Array cannot view. */
+  /**
+   * Where the predictions are read to when they come through shared memory, and aligned copies of them when their
+   * bytes arrive at offsets a Float32Array cannot view.
+   */
   predictions?: Float32Array[];
+  /** The WebAssembly step's memory, holding `into`, the latents and `predictions` (float32 with CFG). */
+  workspace?: GuidedEulerWorkspace;
 }
 
 /**
@@ -109,7 +114,7 @@ export function nextLatents(
   if (step.dtype === "float32" && predictionTensors.length > 1) {
     const into = buffers.into ?? new Float32Array(latents.length);
     const [condBytes, uncondBytes] = predictionTensors.map((tensor) => fromProtoTensor(tensor).data);
-    const fast = guidedEulerStepWasm(float32Bytes(latents), condBytes!, uncondBytes!, step.cfg, step.channels, step.sigma, step.sigmaNext, into);
+    const fast = guidedEulerStepWasm(float32Bytes(latents), condBytes!, uncondBytes!, step.cfg, step.channels, step.sigma, step.sigmaNext, into, buffers.workspace);
     if (fast) return fast;
     const [cond, uncond] = predictionTensors.map((tensor, index) =>
       float32View(fromProtoTensor(tensor), buffers.predictions?.[index]));
@@ -216,7 +221,16 @@ export async function generate(
     }
     const stepsStarted = performance.now();
     let computeSeconds = 0;
-    const buffers: StepBuffers = { predictions: conditioningHandles.map(() => new Float32Array(tokens * channels)) };
+    // float32 with CFG: the latents stay in the WebAssembly step's memory and the predictions are read into it.
+    const workspace = dtype === "float32" && conditioningHandles.length === 2 && !events.onPrediction
+      ? GuidedEulerWorkspace.create(tokens * channels, channels) : null;
+    const buffers: StepBuffers = workspace
+      ? { workspace, into: workspace.latents[1], predictions: workspace.predictions }
+      : { predictions: conditioningHandles.map(() => new Float32Array(tokens * channels)) };
+    if (workspace) {
+      workspace.latents[0].set(latents);
+      latents = workspace.latents[0];
+    }
     for (let step = 0; step < options.steps; step++) {
       if (events.signal?.aborted) throw new GenerationCancelledError(step);
       const response = await client.denoise(
@@ -241,6 +255,7 @@ export async function generate(
         sigma: schedule.sigmas[step + 1]!,
       });
     }
+    if (workspace) latents = latents.slice();  // the caller's own array, not a view of the step's memory
     const stepsMs = performance.now() - stepsStarted;
     if (events.signal?.aborted) throw new GenerationCancelledError(options.steps);
     await events.beforeDecode?.();
