@@ -75,5 +75,13 @@ enum OpsCommand {
       try MLXFast.scaledDotProductAttention(queries: queries, keys: keys, values: values, scale: 1 / Float(128).squareRoot())
     }
     report("attention 16q/4kv heads S=1024 over 1152", seconds: attention, flops: 4.0 * 16 * 1024 * 1152 * 128)
+    // The mid preset's shape (head_dim 64, 2 key/value heads), where attention is a larger share of a forward.
+    let midQueries = try random([1, 8, 1024, 64], seed: 8, scale: 1)
+    let midKeys = try random([1, 2, 1152, 64], seed: 9, scale: 1)
+    let midValues = try random([1, 2, 1152, 64], seed: 10, scale: 1)
+    let midAttention = try measure {
+      try MLXFast.scaledDotProductAttention(queries: midQueries, keys: midKeys, values: midValues, scale: 1 / Float(64).squareRoot())
+    }
+    report("attention 8q/2kv heads d64 S=1024 over 1152", seconds: midAttention, flops: 4.0 * 8 * 1024 * 1152 * 64)
   }
 }
