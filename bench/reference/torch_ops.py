@@ -47,8 +47,9 @@ for capacity in (32, 128):
     x = torch.randn(64, capacity, width, dtype=dtype)
     report(f"experts 64x{capacity}x2048x2688", measure(lambda: torch.bmm(x, stack)), 2.0 * 64 * capacity * width * 2688)
 
-q = torch.randn(1, 16, 1024, 128, dtype=dtype)
-k = torch.randn(1, 4, 1152, 128, dtype=dtype)
-v = torch.randn(1, 4, 1152, 128, dtype=dtype)
-report("attention 16q/4kv heads S=1024 over 1152",
-       measure(lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=True)), 4.0 * 16 * 1024 * 1152 * 128)
+for heads, kv_heads, head_dim in ((16, 4, 128), (8, 2, 64)):
+    q = torch.randn(1, heads, 1024, head_dim, dtype=dtype)
+    k = torch.randn(1, kv_heads, 1152, head_dim, dtype=dtype)
+    v = torch.randn(1, kv_heads, 1152, head_dim, dtype=dtype)
+    report(f"attention {heads}q/{kv_heads}kv heads d{head_dim} S=1024 over 1152",
+           measure(lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=True)), 4.0 * heads * 1024 * 1152 * head_dim)

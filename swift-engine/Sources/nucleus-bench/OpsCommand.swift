@@ -68,20 +68,18 @@ enum OpsCommand {
       report("experts 64x\(capacity)x2048x2688 4-bit", seconds: fourBit, flops: flops)
     }
 
-    let queries = try random([1, 16, 1024, 128], seed: 5, scale: 1)
-    let keys = try random([1, 4, 1152, 128], seed: 6, scale: 1)
-    let values = try random([1, 4, 1152, 128], seed: 7, scale: 1)
-    let attention = try measure {
-      try MLXFast.scaledDotProductAttention(queries: queries, keys: keys, values: values, scale: 1 / Float(128).squareRoot())
+    // 1,024 image queries over 1,152 keys (512² with 128 text tokens): the release's heads, and the mid preset's
+    // (head_dim 64, 2 key/value heads), where attention is a larger share of a forward.
+    for (heads, kvHeads, headDim, seed) in [(16, 4, 128, UInt64(5)), (8, 2, 64, UInt64(8))] {
+      let queries = try random([1, heads, 1024, headDim], seed: seed, scale: 1)
+      let keys = try random([1, kvHeads, 1152, headDim], seed: seed + 1, scale: 1)
+      let values = try random([1, kvHeads, 1152, headDim], seed: seed + 2, scale: 1)
+      let attention = try measure {
+        try MLXFast.scaledDotProductAttention(queries: queries, keys: keys, values: values, scale: 1 / Float(headDim).squareRoot())
+      }
+      report(
+        "attention \(heads)q/\(kvHeads)kv heads d\(headDim) S=1024 over 1152", seconds: attention,
+        flops: 4.0 * Double(heads * 1024 * 1152 * headDim))
     }
-    report("attention 16q/4kv heads S=1024 over 1152", seconds: attention, flops: 4.0 * 16 * 1024 * 1152 * 128)
-    // The mid preset's shape (head_dim 64, 2 key/value heads), where attention is a larger share of a forward.
-    let midQueries = try random([1, 8, 1024, 64], seed: 8, scale: 1)
-    let midKeys = try random([1, 2, 1152, 64], seed: 9, scale: 1)
-    let midValues = try random([1, 2, 1152, 64], seed: 10, scale: 1)
-    let midAttention = try measure {
-      try MLXFast.scaledDotProductAttention(queries: midQueries, keys: midKeys, values: midValues, scale: 1 / Float(64).squareRoot())
-    }
-    report("attention 8q/2kv heads d64 S=1024 over 1152", seconds: midAttention, flops: 4.0 * 8 * 1024 * 1152 * 64)
   }
 }
