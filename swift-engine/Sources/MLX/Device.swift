@@ -56,5 +56,10 @@ public enum Memory {
   }
 
   public static func resetPeak() throws { try check(mlxb_reset_peak_memory()) }
+  /// Frees MLX's cached buffers and returns the host memory kept by `keepFreedHostMemory` to the system.
   public static func clearCache() throws { try check(mlxb_clear_cache()) }
+
+  /// Keeps freed host blocks of up to 32 MiB for reuse instead of handing them back to the system at once (which
+  /// made every forward's activations fresh, page-faulting memory on the CPU backend). Call once at start-up.
+  public static func keepFreedHostMemory() { mlxb_keep_freed_host_memory() }
 }

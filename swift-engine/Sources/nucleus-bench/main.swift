@@ -13,6 +13,7 @@ let usage = """
     \(ParityCommand.usage)
   """
 
+Memory.keepFreedHostMemory()  // as the engine does
 let arguments = Array(CommandLine.arguments.dropFirst())
 do {
   switch arguments.first {

@@ -55,6 +55,9 @@ int mlxb_set_memory_limit(uint64_t bytes, uint64_t *previous);
 int mlxb_set_cache_limit(uint64_t bytes, uint64_t *previous);
 int mlxb_reset_peak_memory(void);
 int mlxb_clear_cache(void);
+/// Keeps host memory freed in blocks of up to 32 MiB in the process (glibc) instead of returning it at once; call
+/// once at start-up. mlxb_clear_cache returns it.
+void mlxb_keep_freed_host_memory(void);
 
 // --- creation and inspection ---
 // Copies `count` elements of `dtype` from `data` (row-major, little-endian) into a new array of `shape`.

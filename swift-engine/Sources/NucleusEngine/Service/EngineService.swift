@@ -17,6 +17,7 @@ public final class EngineService: @unchecked Sendable {
 
   public init(server: EngineServer) {
     self.server = server
+    Memory.keepFreedHostMemory()  // one forward's activations reused by the next, not fresh pages every time
   }
 
   var uptimeSeconds: Double { monotonicSeconds() - startedAt }
