@@ -1,6 +1,8 @@
 // DiT forward benchmark: the engine (one Denoise per forward, over gRPC) next to diffusers (PyTorch, CPU) on the
 // same random weights in the same run. Reports the time ratio, peak memory and the gRPC overhead of a call.
-//   npm run setup:reference && node dist/bench/dit-forward.js [--repeats 3] [--only mid|full-width] [--bf16]
+//   npm run setup:reference && node dist/bench/dit-forward.js [--repeats 3] [--rounds 1] [--only mid|full-width] [--bf16]
+// --rounds N alternates N times between the engine's repeats and diffusers' repeats and reports the median of the
+// N ratios (with each round's): on a shared machine, load that comes and goes then falls on both sides alike.
 // --bf16 also times the engine with the weights kept in bfloat16 (the CPU backend computes in float32 from them),
 // as a ratio to its float32 time, with both resident sizes.
 import { existsSync, mkdirSync } from "node:fs";
@@ -12,6 +14,7 @@ import { argument, benchModels, gib, median, numberArgument, referencePython, ru
 
 referencePython();
 const repeats = numberArgument("--repeats", 3);
+const rounds = numberArgument("--rounds", 1);
 const only = argument("--only");
 const textLength = 128;
 const withBf16 = process.argv.includes("--bf16");
@@ -43,22 +46,36 @@ for (const { preset, grids, jointDim } of cases.filter((c) => !only || c.preset 
       const latents = { dtype: DType.DTYPE_FLOAT32, shape: [tokens, 64], data: Buffer.alloc(tokens * 64 * 4) };
       new Float32Array(latents.data.buffer, latents.data.byteOffset, tokens * 64).forEach((_, i, a) => (a[i] = Math.cos(i)));
       await engine.client.denoise(latents, { height: h, width: w }, 0.5, [handle]); // warm-up, fills the text cache
-      const roundTrips: number[] = [];
-      const computes: number[] = [];
-      for (let i = 0; i < repeats; i++) {
-        const started = performance.now();
-        const response = await engine.client.denoise(latents, { height: h, width: w }, 0.5, [handle]);
-        roundTrips.push((performance.now() - started) / 1000);
-        computes.push(response.computeSeconds);
+      const ratios: number[] = [];
+      const engineTimes: number[] = [];
+      const engineComputes: number[] = [];
+      const diffusersTimes: number[] = [];
+      let diffusersRss = 0;
+      for (let round = 0; round < rounds; round++) {
+        const roundTrips: number[] = [];
+        const computes: number[] = [];
+        for (let i = 0; i < repeats; i++) {
+          const started = performance.now();
+          const response = await engine.client.denoise(latents, { height: h, width: w }, 0.5, [handle]);
+          roundTrips.push((performance.now() - started) / 1000);
+          computes.push(response.computeSeconds);
+        }
+        const theirs = JSON.parse(reference(["time", "--model", modelDir, "--grid", String(h), String(w), "--text", String(textLength), "--repeats", String(repeats)])) as { seconds: number; max_rss_bytes: number };
+        engineTimes.push(median(roundTrips));
+        engineComputes.push(median(computes));
+        diffusersTimes.push(theirs.seconds);
+        diffusersRss = Math.max(diffusersRss, theirs.max_rss_bytes);
+        ratios.push(median(roundTrips) / theirs.seconds);
       }
-      float32Computes.push(median(computes));
+      float32Computes.push(median(engineComputes));
       const info = await engine.client.getInfo();
-      const theirs = JSON.parse(reference(["time", "--model", modelDir, "--grid", String(h), String(w), "--text", String(textLength), "--repeats", String(repeats)])) as { seconds: number; max_rss_bytes: number };
-      const ours = median(roundTrips);
+      const ours = median(engineTimes);
+      const compute = median(engineComputes);
+      const perRound = rounds > 1 ? ` (rounds: ${ratios.map((ratio) => ratio.toFixed(2)).join(", ")})` : "";
       lines.push(
-        `${preset.padEnd(11)} ${`${h * 16}x${w * 16}`.padEnd(8)} engine ${ours.toFixed(3)} s (compute ${median(computes).toFixed(3)} s, gRPC overhead ${((ours - median(computes)) * 1000).toFixed(1)} ms)` +
-          ` | diffusers ${theirs.seconds.toFixed(3)} s | ratio ${(ours / theirs.seconds).toFixed(2)}` +
-          ` | peak: engine MLX ${gib(Number(info.memory?.peakBytes ?? 0))}, diffusers process RSS ${gib(theirs.max_rss_bytes)}`,
+        `${preset.padEnd(11)} ${`${h * 16}x${w * 16}`.padEnd(8)} engine ${ours.toFixed(3)} s (compute ${compute.toFixed(3)} s, gRPC overhead ${((ours - compute) * 1000).toFixed(1)} ms)` +
+          ` | diffusers ${median(diffusersTimes).toFixed(3)} s | ratio ${median(ratios).toFixed(2)}${perRound}` +
+          ` | peak: engine MLX ${gib(Number(info.memory?.peakBytes ?? 0))}, diffusers process RSS ${gib(diffusersRss)}`,
       );
     }
     lines.push(`${preset.padEnd(11)} parameters ${Number(summary.components[0]?.parameterCount).toLocaleString("en")}, resident ${gib(Number(summary.components[0]?.bytes))}`);

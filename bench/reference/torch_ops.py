@@ -42,6 +42,14 @@ for tokens in (1024, 4096):
     w = (torch.randn(width, width) * 0.02).to(dtype)
     report(f"linear M={tokens} 2048->2048", measure(lambda: F.linear(x, w)), 2.0 * tokens * width * width)
 
+for fan_in, fan_out in ((512, 512), (512, 2048), (2048, 512)):
+    x = torch.randn(1024, fan_in, dtype=dtype)
+    w = (torch.randn(fan_out, fan_in) * 0.02).to(dtype)
+    report(f"linear M=1024 {fan_in}->{fan_out}", measure(lambda: F.linear(x, w)), 2.0 * 1024 * fan_in * fan_out)
+mid_stack = (torch.randn(16, 512, 336) * 0.02).to(dtype)
+mid_tokens = torch.randn(16, 256, 512, dtype=dtype)
+report("experts 16x256x512x336", measure(lambda: torch.bmm(mid_tokens, mid_stack)), 2.0 * 16 * 256 * 512 * 336)
+
 stack = (torch.randn(64, width, 2688) * 0.02).to(dtype)
 for capacity in (32, 128):
     x = torch.randn(64, capacity, width, dtype=dtype)

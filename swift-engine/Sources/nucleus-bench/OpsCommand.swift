@@ -52,6 +52,20 @@ enum OpsCommand {
       report("linear M=\(tokens) 2048->2048 4-bit", seconds: quantizedSeconds, flops: 2.0 * Double(tokens * width * width))
     }
 
+    // The mid preset's widths (512 hidden, 2,048 feed-forward, 16 experts of 336): small K and N, where a matmul's
+    // fixed costs (splitting, packing) weigh more.
+    for (input, output) in [(512, 512), (512, 2048), (2048, 512)] {
+      let x = try random([1024, input], seed: 11, scale: 1)
+      let linear = Linear(input, output, bias: false)
+      linear.weight.set(try random([output, input], seed: 12))
+      let seconds = try measure { try linear(x) }
+      report("linear M=1024 \(input)->\(output)", seconds: seconds, flops: 2.0 * Double(1024 * input * output))
+    }
+    let midStack = ExpertLinear(experts: 16, input: 512, output: 336)
+    midStack.weight.set(try random([16, 512, 336], seed: 13))
+    let midTokens = try random([16, 256, 512], seed: 14, scale: 1)
+    report("experts 16x256x512x336", seconds: try measure { try midStack(midTokens) }, flops: 2.0 * Double(16 * 256 * 512 * 336))
+
     let experts = 64
     let inner = 2688
     let denseStack = ExpertLinear(experts: experts, input: width, output: inner)
