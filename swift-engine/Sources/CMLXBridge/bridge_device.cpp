@@ -94,12 +94,13 @@ int mlxb_clear_cache(void) {
 // MLX's CPU backend takes every array from malloc, and glibc gives freed blocks of 128 KiB and more back to the
 // system (munmap, heap trimming): each forward's activations were fresh pages again, about 70,000 page faults per
 // mid-size 512² forward and 15 % of its time on a virtual machine. Freed blocks up to 32 MiB (glibc's largest
-// mmap threshold) now stay in the process for the next forward; larger ones (weights) still go back when freed,
-// and mlxb_clear_cache (after unloading) returns the rest.
+// mmap threshold) now stay in the process for the next forward, and a heap keeps up to 256 MiB free at its top
+// (the same faults as keeping everything, with a bound); larger blocks (weights) still go back when freed, and
+// mlxb_clear_cache (after unloading) returns the rest.
 void mlxb_keep_freed_host_memory(void) {
 #ifdef __GLIBC__
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, INT_MAX);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
 }
 
