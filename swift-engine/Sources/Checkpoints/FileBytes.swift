@@ -1,6 +1,32 @@
 /// Small POSIX file helpers (FoundationEssentials has no FileHandle). Files are opened non-blocking and must be
 /// regular files, so a FIFO or a device in a model folder is an error instead of a hang.
-enum FileBytes {
+public enum FileBytes {
+  /// pread until `count` bytes are at `into` or the file ends, retrying interrupted and short reads. The bytes
+  /// read (fewer than `count` only where the file ends), or nil on an error, which errno names.
+  public static func readFully(_ fd: Int32, into: UnsafeMutableRawPointer, count: Int, offset: Int) -> Int? {
+    var done = 0
+    while done < count {
+      let n = pread(fd, into + done, count - done, off_t(offset + done))
+      if n < 0 && errno == EINTR { continue }
+      if n < 0 { return nil }
+      if n == 0 { break }
+      done += n
+    }
+    return done
+  }
+
+  /// pwrite all of `bytes` at `offset`, retrying interrupted and short writes; false on an error, which errno names.
+  public static func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, offset: Int) -> Bool {
+    var done = 0
+    while done < bytes.count {
+      let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+      if n < 0 && errno == EINTR { continue }
+      guard n > 0 else { return false }
+      done += n
+    }
+    return true
+  }
+
   /// Whether anything exists at `path` (links followed).
   static func exists(_ path: String) -> Bool {
     var info = stat()
@@ -43,15 +69,9 @@ enum FileBytes {
     let fd = try openRegular(path)
     defer { close(fd) }
     var buffer = [UInt8](repeating: 0, count: count)
-    var done = 0
-    while done < count {
-      let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
-      if n < 0 && errno == EINTR { continue }
-      if n < 0 { throw CheckpointError("cannot read \(path): \(String(cString: strerror(errno)))") }
-      if n == 0 { return nil }
-      done += n
-    }
-    return buffer
+    let read = buffer.withUnsafeMutableBytes { readFully(fd, into: $0.baseAddress!, count: count, offset: offset) }
+    guard let read else { throw CheckpointError("cannot read \(path): \(String(cString: strerror(errno)))") }
+    return read < count ? nil : buffer
   }
 
   /// The whole regular file, refused above `limit` bytes (configs and indexes are small).

@@ -32,13 +32,7 @@ public enum FileTree {
       try buffer.withUnsafeBytes { raw in
         let block = UnsafeRawBufferPointer(rebasing: raw[0..<got])
         guard !isAllZero(block) else { return }
-        var written = 0
-        while written < got {
-          let n = pwrite(output, block.baseAddress! + written, got - written, off_t(offset + written))
-          if n < 0 && errno == EINTR { continue }
-          guard n > 0 else { throw failure("cannot write", target) }
-          written += n
-        }
+        guard FileBytes.writeFully(output, block, offset: offset) else { throw failure("cannot write", target) }
       }
       offset += got
     }

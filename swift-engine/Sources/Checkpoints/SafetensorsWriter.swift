@@ -84,14 +84,11 @@ public final class SafetensorsWriter {
     var done = 0
     while done < location.byteCount {
       let count = Swift.min(buffer.count, location.byteCount - done)
-      try buffer.withUnsafeMutableBytes { raw in
-        var got = 0
-        while got < count {
-          let n = pread(source, raw.baseAddress! + got, count - got, off_t(location.offset + done + got))
-          if n < 0 && errno == EINTR { continue }
-          guard n > 0 else { throw CheckpointError("cannot read \(location.path) (\(n == 0 ? "ended early" : String(cString: strerror(errno))))") }
-          got += n
-        }
+      let got = buffer.withUnsafeMutableBytes {
+        FileBytes.readFully(source, into: $0.baseAddress!, count: count, offset: location.offset + done)
+      }
+      guard got == count else {
+        throw CheckpointError("cannot read \(location.path) (\(got == nil ? String(cString: strerror(errno)) : "ended early"))")
       }
       try buffer.withUnsafeBytes { try write(key, bytes: UnsafeRawBufferPointer(rebasing: $0[0..<count]), at: done) }
       done += count
@@ -111,13 +108,7 @@ public final class SafetensorsWriter {
   }
 
   private func writeAll(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
-    var done = 0
-    while done < bytes.count {
-      let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
-      if n < 0 && errno == EINTR { continue }
-      guard n > 0 else { throw failure("cannot write") }
-      done += n
-    }
+    guard FileBytes.writeFully(fd, bytes, offset: offset) else { throw failure("cannot write") }
   }
 
   private func failure(_ what: String) -> CheckpointError {

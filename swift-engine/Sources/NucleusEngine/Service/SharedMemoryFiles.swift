@@ -87,17 +87,11 @@ final class SharedMemoryFiles: @unchecked Sendable {
     guard let bytes = PendingBytes.allocate(count) else {
       throw ResourceError("\(field) needs \(MemoryBudget.gib(count)) that the engine cannot allocate now")
     }
-    var done = 0
-    while done < count {
-      let read = pread(file.descriptor, bytes + done, count - done, off_t(offset + done))
-      if read < 0 && errno == EINTR { continue }
-      guard read > 0 else {
-        PendingBytes.free(bytes)
-        throw RPCError(
-          .invalidArgument,
-          "\(field): shared-memory buffer \(slice.pointee.buffer) ends before byte \(offset + count) (was the file cut short?)")
-      }
-      done += read
+    guard FileBytes.readFully(file.descriptor, into: bytes, count: count, offset: offset) == count else {
+      PendingBytes.free(bytes)
+      throw RPCError(
+        .invalidArgument,
+        "\(field): shared-memory buffer \(slice.pointee.buffer) ends before byte \(offset + count) (was the file cut short?)")
     }
     tensor.pointee.data = ProtobufCBinaryData(len: count, data: bytes.assumingMemoryBound(to: UInt8.self))
   }
@@ -105,14 +99,8 @@ final class SharedMemoryFiles: @unchecked Sendable {
   /// Writes `bytes` at `offset` of `buffer`; the file must already be that long.
   func write(_ bytes: UnsafeRawBufferPointer, buffer: UInt32, offset: UInt64, field: String) throws {
     let file = try span(buffer: buffer, offset: offset, count: bytes.count, field: field)
-    var done = 0
-    while done < bytes.count {
-      let written = pwrite(file.descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-      if written < 0 && errno == EINTR { continue }
-      guard written > 0 else {
-        throw ResourceError("cannot write \(field) to shared-memory buffer \(buffer): \(String(cString: strerror(errno)))")
-      }
-      done += written
+    guard FileBytes.writeFully(file.descriptor, bytes, offset: Int(offset)) else {
+      throw ResourceError("cannot write \(field) to shared-memory buffer \(buffer): \(String(cString: strerror(errno)))")
     }
   }
 
