@@ -143,19 +143,30 @@ extension EngineService {
           what: "the transformer", step: "at timestep \(sigma)",
           inputs: [("latents", latents)] + zip(handles, embeddings).map { ("embedding \($0.0)", $0.1.embedding) })
       }
+      // With predictions_to they go to shared memory in one write and the tensors name their slices instead.
+      let target = message.predictions_to?.pointee
+      if let target {
+        try sharedMemory.write(bytes, buffer: target.buffer, offset: target.offset, field: "predictions_to")
+      }
       let arena = CArena()
       arena.retain(dense)
       let predictionBytes = bytes.count / batch
       let tensors = (0..<batch).map { index in
-        Optional(TensorCoding.encode(
-          bytes: UnsafeRawBufferPointer(rebasing: bytes[index * predictionBytes..<(index + 1) * predictionBytes]),
-          dtype: output.dtype, shape: keepBatchAxis ? [1, tokens, channels] : [tokens, channels], arena: arena))
+        let rows = bytes[index * predictionBytes..<(index + 1) * predictionBytes]
+        let tensor = TensorCoding.encode(
+          bytes: target == nil ? UnsafeRawBufferPointer(rebasing: rows) : UnsafeRawBufferPointer(start: nil, count: 0),
+          dtype: output.dtype, shape: keepBatchAxis ? [1, tokens, channels] : [tokens, channels], arena: arena)
+        if let target {
+          var slice = Nucleus__Engine__V1__SharedSlice()
+          nucleus__engine__v1__shared_slice__init(&slice)
+          slice.buffer = target.buffer
+          slice.offset = target.offset + UInt64(rows.startIndex)
+          tensor.pointee.shared = arena.object(slice)
+        }
+        return Optional(tensor)
       }
       var response = Nucleus__Engine__V1__DenoiseResponse()
       nucleus__engine__v1__denoise_response__init(&response)
-      if let target = message.predictions_to {
-        try writeShared(tensors.map { $0! }, to: target.pointee, arena: arena)
-      }
       response.n_predictions = tensors.count
       response.predictions = arena.array(tensors)
       response.compute_seconds = computeSeconds
@@ -163,28 +174,6 @@ extension EngineService {
     }
     call.finishWithPackedResponse()
     return nil
-  }
-
-  /// Moves the predictions' bytes into shared memory, one after another from `target`, leaving each tensor with
-  /// its slice instead of data.
-  private func writeShared(
-    _ tensors: [UnsafeMutablePointer<Nucleus__Engine__V1__Tensor>], to target: Nucleus__Engine__V1__SharedSlice,
-    arena: CArena
-  ) throws {
-    var offset = target.offset
-    for (index, tensor) in tensors.enumerated() {
-      let data = tensor.pointee.data
-      try sharedMemory.write(
-        UnsafeRawBufferPointer(start: data.data, count: data.len), buffer: target.buffer, offset: offset,
-        field: "prediction \(index)")
-      var slice = Nucleus__Engine__V1__SharedSlice()
-      nucleus__engine__v1__shared_slice__init(&slice)
-      slice.buffer = target.buffer
-      slice.offset = offset
-      tensor.pointee.shared = arena.object(slice)
-      tensor.pointee.data = ProtobufCBinaryData(len: 0, data: nil)
-      offset += UInt64(data.len)
-    }
   }
 
   // MARK: Release
