@@ -6,16 +6,13 @@ import { randomBytes } from "node:crypto";
 import { closeSync, constants, existsSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
-import { DType, type DenoiseRequest, type DenoiseResponse, type Tensor } from "../generated/nucleus/engine/v1/engine.js";
+import type { DenoiseRequest, DenoiseResponse, Tensor } from "../generated/nucleus/engine/v1/engine.js";
+import { fromProtoTensor } from "../tensors/convert.js";
+import { ELEMENT_SIZES } from "../tensors/safetensors.js";
 
 export const SHARED_MEMORY_FOLDER = "/dev/shm";
 /** Latents smaller than this go inside the message (a file is not worth it for a few KiB). */
 const MIN_SHARED_BYTES = 64 << 10;
-
-const ELEMENT_BYTES: Partial<Record<DType, number>> = {
-  [DType.DTYPE_FLOAT32]: 4, [DType.DTYPE_BFLOAT16]: 2, [DType.DTYPE_FLOAT16]: 2, [DType.DTYPE_INT32]: 4,
-  [DType.DTYPE_UINT32]: 4, [DType.DTYPE_UINT8]: 1, [DType.DTYPE_BOOL]: 1,
-};
 
 export interface SharedMemoryEngine {
   attachSharedMemory(path: string): Promise<{ buffer: number }>;
@@ -62,10 +59,10 @@ class SharedMemoryFile {
   }
 }
 
+/** Bytes of a tensor the engine answered with (an unknown dtype is an error naming it). */
 function byteLength(tensor: Tensor): number {
-  const size = ELEMENT_BYTES[tensor.dtype];
-  if (size === undefined) throw new Error(`the engine answered with a tensor of unknown dtype ${tensor.dtype}`);
-  return tensor.shape.reduce((product, axis) => product * axis, size);
+  const { dtype, shape } = fromProtoTensor(tensor);
+  return shape.reduce((product, axis) => product * axis, ELEMENT_SIZES[dtype]!);
 }
 
 /**

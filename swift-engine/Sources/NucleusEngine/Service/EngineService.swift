@@ -54,5 +54,4 @@ public final class EngineService: @unchecked Sendable {
   private func route(_ name: String, readsRequestInPlace: Bool = false, _ handler: @escaping RPCHandler) {
     server.route(Self.servicePath + name, readsRequestInPlace: readsRequestInPlace, handler)
   }
-
 }
