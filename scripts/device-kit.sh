@@ -148,8 +148,10 @@ if [ "$backend" = cuda ]; then
   mkdir -p "$stage/cuda"
   cp -r "$sdk/nvidia/cu13/include" "$stage/cuda/"
 else
-  cp -r "$sdk/mlx_cpu.libs" "$stage/"
-  rm -f "$stage"/mlx_cpu.libs/*.reference
+  # The libraries only: oneMKL's folder (about 440 MB) stays out, as the kit is for GPUs and its CPU engine works
+  # with OpenBLAS alone; the wheel's reference BLAS too.
+  mkdir -p "$stage/mlx_cpu.libs"
+  find "$sdk/mlx_cpu.libs" -maxdepth 1 -type f ! -name '*.reference' -exec cp {} "$stage/mlx_cpu.libs/" \;
 fi
 strip --strip-unneeded "$stage/mlx/lib/libmlx.so"
 

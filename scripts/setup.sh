@@ -19,6 +19,7 @@ fi
 bash scripts/install-mlx-sdk.sh
 bash scripts/install-toolchain.sh
 bash scripts/install-cpu-blas.sh
+bash scripts/install-cpu-mkl.sh
 bash scripts/install-python-env.sh
 bash scripts/install-nginx.sh
 

@@ -1,6 +1,7 @@
 // Selection of our own CPU kernels (kernel_cpu.hpp) for tests, benchmarks and diagnostics.
 #include "bridge_internal.hpp"
 #include "kernel_attention.hpp"
+#include "kernel_blas.hpp"
 #include "kernel_cpu.hpp"
 
 namespace kernels = nucleus::kernels;
@@ -16,6 +17,14 @@ int mlxb_cpu_kernels_select(const char *name) {
 }
 
 int mlxb_cpu_kernel_threads(void) { return kernels::worker_count(); }
+
+const char *mlxb_cpu_sgemm(void) { return kernels::sgemm_name(); }
+
+int mlxb_cpu_sgemm_mkl_available(void) { return kernels::mkl_available() ? 1 : 0; }
+
+int mlxb_cpu_sgemm_select(const char *name) {
+  return mlxb::guarded([&] { kernels::select_sgemm(name); });
+}
 
 int mlxb_cpu_attention_chunk_keys(int keys) { return kernels::set_attention_chunk_keys(keys); }
 

@@ -19,6 +19,27 @@ public enum CPUKernels {
   /// Threads the kernels use.
   public static var threads: Int { Int(mlxb_cpu_kernel_threads()) }
 
+  /// The sgemm the matmul and conv2d kernels call: "mkl" (oneMKL's sequential sgemm, unpacked by setup on
+  /// x86-64 Linux), "openblas" (the BLAS library libmlx loads), "reference" (the wheel's own BLAS) or "none".
+  /// `NUCLEUS_CPU_SGEMM` (auto, mkl, openblas) sets the starting choice; auto takes MKL when it is present.
+  public static var sgemm: String { String(cString: mlxb_cpu_sgemm()) }
+
+  /// Whether oneMKL was found and loaded.
+  public static var mklAvailable: Bool { mlxb_cpu_sgemm_mkl_available() != 0 }
+
+  /// Selects the sgemm provider ("auto", "mkl" or "openblas"); throws for unknown names and when MKL is missing.
+  public static func selectSgemm(_ name: String) throws {
+    try check(mlxb_cpu_sgemm_select(name))
+  }
+
+  /// Runs `body` with the sgemm provider `name`, then restores the previous choice.
+  public static func withSgemm<R>(_ name: String, _ body: () throws -> R) throws -> R {
+    let previous = sgemm == "mkl" ? "mkl" : "openblas"
+    try selectSgemm(name)
+    defer { try? selectSgemm(previous) }
+    return try body()
+  }
+
   /// Runs `body` with the fused attention limited to `keys` keys per chunk (forcing its online softmax over
   /// chunks on short sequences, for tests), then restores the automatic choice.
   public static func withAttentionChunk<R>(keys: Int, _ body: () throws -> R) rethrows -> R {

@@ -42,36 +42,60 @@ final class KernelOpsTests: XCTestCase {
   }
 
   func testProductsInEveryLayout() throws {
-    let f = Self.f
-    try forEveryVariant { variant in
-      let w = try f("linear/w")
-      try check(matmul(f("linear/x"), w.transposed()), f("linear/out"), atol: 1e-4, rtol: 1e-5, "\(variant) x @ Wᵀ")
-      try check(
-        addMM(f("linear/bias"), f("linear/x"), w.transposed()), f("linear/out_bias"), atol: 1e-4, rtol: 1e-5,
-        "\(variant) bias + x @ Wᵀ")
-      try check(matmul(f("batched/a"), f("batched/b")), f("batched/out"), atol: 1e-4, rtol: 1e-5, "\(variant) batched")
-      try check(
-        matmul(f("broadcast_batch/a"), f("broadcast_batch/b")), f("broadcast_batch/out"), atol: 1e-4, rtol: 1e-5,
-        "\(variant) broadcast batch")
-      try check(
-        matmul(f("transposed_left/a_t").transposed(), f("transposed_left/b")), f("transposed_left/out"), atol: 1e-4,
-        rtol: 1e-5, "\(variant) transposed left")
-      try check(matmul(f("one_row/a"), f("one_row/b")), f("one_row/out"), atol: 1e-4, rtol: 1e-5, "\(variant) one row")
-      try check(
-        matmul(f("one_row/a"), f("one_row/w").transposed()), f("one_row/out_w"), atol: 1e-4, rtol: 1e-5,
-        "\(variant) one row @ Wᵀ")
-      try check(matmul(f("blocks/a"), f("blocks/b")), f("blocks/out"), atol: 1e-4, rtol: 1e-5, "\(variant) blocks")
-      try check(
-        addMM(f("blocks/c"), f("blocks/a"), f("blocks/b"), alpha: 0.5, beta: 2), f("blocks/addmm"), atol: 1e-4,
-        rtol: 1e-5, "\(variant) addmm")
-      try check(
-        addMM(f("few_rows/c"), f("few_rows/a"), f("few_rows/b"), alpha: -0.25, beta: 1.5), f("few_rows/addmm"), atol: 1e-4,
-        rtol: 1e-5, "\(variant) addmm with few rows")
-      try check(matmul(f("few_rows/two"), f("few_rows/b")), f("few_rows/two_out"), atol: 1e-4, rtol: 1e-5, "\(variant) two rows")
-      let rows = try f("broadcast_rows/row").broadcast(to: [20, 11])
-      try check(
-        matmul(f("broadcast_rows/a"), rows), f("broadcast_rows/out"), atol: 1e-4, rtol: 1e-5, "\(variant) broadcast rows")
+    try forEveryVariant { try checkProducts($0) }
+  }
+
+  /// Every sgemm provider the matmul and conv2d kernels can call gives the float64 values; setup installs oneMKL
+  /// on x86-64 Linux (unless NUCLEUS_CPU_BLAS leaves it out), so its absence there is a failure, not a skip.
+  func testEverySgemmProvider() throws {
+    #if os(Linux) && arch(x86_64)
+    if ProcessInfo.processInfo.environment["NUCLEUS_CPU_BLAS"] == nil {
+      XCTAssertTrue(CPUKernels.mklAvailable, "oneMKL is missing beside the BLAS library: run npm run setup")
     }
+    #endif
+    for provider in ["openblas"] + (CPUKernels.mklAvailable ? ["mkl"] : []) {
+      try CPUKernels.withSgemm(provider) {
+        XCTAssertEqual(CPUKernels.sgemm == "reference" ? "openblas" : CPUKernels.sgemm, provider)
+        try CPUKernels.with(CPUKernels.best) {
+          try checkProducts("\(CPUKernels.best) with \(provider)")
+          try checkConvolutions("\(CPUKernels.best) with \(provider)")
+        }
+      }
+    }
+    XCTAssertThrowsError(try CPUKernels.selectSgemm("atlas")) {
+      XCTAssertTrue("\($0)".contains("use auto, mkl or openblas"), "\($0)")
+    }
+  }
+
+  func checkProducts(_ variant: String) throws {
+    let f = Self.f
+    let w = try f("linear/w")
+    try check(matmul(f("linear/x"), w.transposed()), f("linear/out"), atol: 1e-4, rtol: 1e-5, "\(variant) x @ Wᵀ")
+    try check(
+      addMM(f("linear/bias"), f("linear/x"), w.transposed()), f("linear/out_bias"), atol: 1e-4, rtol: 1e-5,
+      "\(variant) bias + x @ Wᵀ")
+    try check(matmul(f("batched/a"), f("batched/b")), f("batched/out"), atol: 1e-4, rtol: 1e-5, "\(variant) batched")
+    try check(
+      matmul(f("broadcast_batch/a"), f("broadcast_batch/b")), f("broadcast_batch/out"), atol: 1e-4, rtol: 1e-5,
+      "\(variant) broadcast batch")
+    try check(
+      matmul(f("transposed_left/a_t").transposed(), f("transposed_left/b")), f("transposed_left/out"), atol: 1e-4,
+      rtol: 1e-5, "\(variant) transposed left")
+    try check(matmul(f("one_row/a"), f("one_row/b")), f("one_row/out"), atol: 1e-4, rtol: 1e-5, "\(variant) one row")
+    try check(
+      matmul(f("one_row/a"), f("one_row/w").transposed()), f("one_row/out_w"), atol: 1e-4, rtol: 1e-5,
+      "\(variant) one row @ Wᵀ")
+    try check(matmul(f("blocks/a"), f("blocks/b")), f("blocks/out"), atol: 1e-4, rtol: 1e-5, "\(variant) blocks")
+    try check(
+      addMM(f("blocks/c"), f("blocks/a"), f("blocks/b"), alpha: 0.5, beta: 2), f("blocks/addmm"), atol: 1e-4,
+      rtol: 1e-5, "\(variant) addmm")
+    try check(
+      addMM(f("few_rows/c"), f("few_rows/a"), f("few_rows/b"), alpha: -0.25, beta: 1.5), f("few_rows/addmm"), atol: 1e-4,
+      rtol: 1e-5, "\(variant) addmm with few rows")
+    try check(matmul(f("few_rows/two"), f("few_rows/b")), f("few_rows/two_out"), atol: 1e-4, rtol: 1e-5, "\(variant) two rows")
+    let rows = try f("broadcast_rows/row").broadcast(to: [20, 11])
+    try check(
+      matmul(f("broadcast_rows/a"), rows), f("broadcast_rows/out"), atol: 1e-4, rtol: 1e-5, "\(variant) broadcast rows")
   }
 
   func testSigmoidAndSiluOverTheirWholeRange() throws {
@@ -165,19 +189,21 @@ final class KernelOpsTests: XCTestCase {
   }
 
   func testConvolutionsUpsamplingAndRowNorms() throws {
+    try forEveryVariant { try checkConvolutions($0) }
+  }
+
+  func checkConvolutions(_ variant: String) throws {
     let f = Self.f
-    try forEveryVariant { variant in
-      let x = try f("conv/x")
-      try check(conv2d(x, f("conv/w3"), padding: (1, 1)), f("conv/pad1"), atol: 1e-4, rtol: 1e-5, "\(variant) 3×3, padding 1")
-      try check(conv2d(x, f("conv/w3"), stride: (2, 2)), f("conv/stride2"), atol: 1e-4, rtol: 1e-5, "\(variant) stride 2")
-      try check(
-        conv2d(x, f("conv/w3"), padding: (2, 2), dilation: (2, 2)), f("conv/dilated"), atol: 1e-4, rtol: 1e-5,
-        "\(variant) dilation 2")
-      try check(conv2d(x, f("conv/w1")), f("conv/pointwise"), atol: 1e-4, rtol: 1e-5, "\(variant) 1×1")
-      try check(upsampleNearest2x(f("upsample/x")), f("upsample/out"), atol: 0, "\(variant) upsampling")
-      let rows = try f("l2/x")
-      try check(l2Norm(rows, axes: [-1], keepDims: true), f("l2/keep"), atol: 1e-5, rtol: 1e-5, "\(variant) L2, kept axis")
-      try check(l2Norm(rows, axes: [2], keepDims: false), f("l2/drop"), atol: 1e-5, rtol: 1e-5, "\(variant) L2")
-    }
+    let x = try f("conv/x")
+    try check(conv2d(x, f("conv/w3"), padding: (1, 1)), f("conv/pad1"), atol: 1e-4, rtol: 1e-5, "\(variant) 3×3, padding 1")
+    try check(conv2d(x, f("conv/w3"), stride: (2, 2)), f("conv/stride2"), atol: 1e-4, rtol: 1e-5, "\(variant) stride 2")
+    try check(
+      conv2d(x, f("conv/w3"), padding: (2, 2), dilation: (2, 2)), f("conv/dilated"), atol: 1e-4, rtol: 1e-5,
+      "\(variant) dilation 2")
+    try check(conv2d(x, f("conv/w1")), f("conv/pointwise"), atol: 1e-4, rtol: 1e-5, "\(variant) 1×1")
+    try check(upsampleNearest2x(f("upsample/x")), f("upsample/out"), atol: 0, "\(variant) upsampling")
+    let rows = try f("l2/x")
+    try check(l2Norm(rows, axes: [-1], keepDims: true), f("l2/keep"), atol: 1e-5, rtol: 1e-5, "\(variant) L2, kept axis")
+    try check(l2Norm(rows, axes: [2], keepDims: false), f("l2/drop"), atol: 1e-5, rtol: 1e-5, "\(variant) L2")
   }
 }

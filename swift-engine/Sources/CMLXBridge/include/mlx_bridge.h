@@ -229,6 +229,13 @@ const char *mlxb_cpu_kernels_best(void);
 int mlxb_cpu_kernels_select(const char *name);
 // Threads the kernels run on (NUCLEUS_CPU_THREADS, else the CPUs this process may use).
 int mlxb_cpu_kernel_threads(void);
+// The sgemm our matmul and conv2d kernels call (kernel_blas.hpp): "mkl", "openblas", "reference" or "none".
+const char *mlxb_cpu_sgemm(void);
+// 1 when oneMKL was found and loaded (setup unpacks it beside the BLAS library on x86-64 Linux).
+int mlxb_cpu_sgemm_mkl_available(void);
+// Selects "auto" (MKL when available), "mkl" or "openblas"; fails for unknown names and for MKL when it cannot be
+// loaded (the error says why).
+int mlxb_cpu_sgemm_select(const char *name);
 // At most `keys` keys per chunk in the fused attention (0 = as many as the cache budget allows; long sequences are
 // then processed chunk by chunk with an online softmax): a knob for tests. Returns the previous value.
 int mlxb_cpu_attention_chunk_keys(int keys);
