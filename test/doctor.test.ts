@@ -18,6 +18,12 @@ describe("nucleus-image doctor", () => {
     assert.match(out, /^MLX\s+0\.32\.4$/m);
     assert.match(out, /^backend\s+(cpu|metal|cuda)$/m);
     assert.match(out, /^memory\s+total \d/m);
+    if (/^backend\s+cpu$/m.test(out)) {
+      // Setup unpacks oneMKL on x86-64 Linux (unless NUCLEUS_CPU_BLAS leaves it out) and the engine prefers it.
+      const mklExpected = process.platform === "linux" && process.arch === "x64" && !process.env.NUCLEUS_CPU_BLAS && !process.env.NUCLEUS_CPU_SGEMM;
+      assert.match(out, /^CPU kernels\s+(avx512|avx2|portable|mlx), sgemm (mkl|openblas|reference), [1-9]\d* threads$/m);
+      if (mklExpected) assert.match(out, /^CPU kernels\s+\S+, sgemm mkl,/m);
+    }
     assert.match(out, /^self-check\s+passed \(computed by MLX inside the engine\)$/m);
     assert.match(out, /^ {2}ok {3}matmul/m);
     assert.match(out, /^ {2}ok {3}softmax/m);
@@ -34,6 +40,13 @@ describe("nucleus-image doctor", () => {
     assert.equal(report.info.benchmark.matmulSize, 256);
     assert.ok(report.info.benchmark.gflops > 0);
     assert.ok(report.engine.startToReadyMs > 0);
+  });
+
+  test("NUCLEUS_CPU_SGEMM=openblas makes the engine's matmuls call OpenBLAS instead of oneMKL", async () => {
+    const result = await execa(process.execPath, [cli, "doctor", "--json"], { env: { NUCLEUS_CPU_SGEMM: "openblas" } });
+    const report = JSON.parse(result.stdout) as { info: { backend: string; cpu?: { sgemm: string; kernels: string } } };
+    if (report.info.backend === "cpu") assert.match(report.info.cpu?.sgemm ?? "", /^(openblas|reference)$/);
+    else assert.equal(report.info.cpu, undefined, "the CPU kernels are reported on the CPU backend only");
   });
 
   test("a bad --benchmark value is a clear error", async () => {

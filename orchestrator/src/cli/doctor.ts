@@ -44,6 +44,7 @@ export function formatDoctorReport(report: DoctorReport): string {
     `MLX           ${info.mlxVersion}`,
     `backend       ${info.backend}`,
     `device        ${info.deviceName}`,
+    ...(info.cpu ? [`CPU kernels   ${info.cpu.kernels}, sgemm ${info.cpu.sgemm}, ${info.cpu.threads} threads`] : []),
     memory
       ? `memory        total ${formatBytes(memory.totalBytes)}, active ${formatBytes(memory.activeBytes)}, peak ${formatBytes(memory.peakBytes)}, limit ${formatBytes(memory.limitBytes)}`
       : "memory        (not reported)",

@@ -322,6 +322,51 @@ void   nucleus__engine__v1__benchmark__free_unpacked
   assert(message->base.descriptor == &nucleus__engine__v1__benchmark__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   nucleus__engine__v1__cpu_kernel_info__init
+                     (Nucleus__Engine__V1__CpuKernelInfo         *message)
+{
+  static const Nucleus__Engine__V1__CpuKernelInfo init_value = NUCLEUS__ENGINE__V1__CPU_KERNEL_INFO__INIT;
+  *message = init_value;
+}
+size_t nucleus__engine__v1__cpu_kernel_info__get_packed_size
+                     (const Nucleus__Engine__V1__CpuKernelInfo *message)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__cpu_kernel_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nucleus__engine__v1__cpu_kernel_info__pack
+                     (const Nucleus__Engine__V1__CpuKernelInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__cpu_kernel_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nucleus__engine__v1__cpu_kernel_info__pack_to_buffer
+                     (const Nucleus__Engine__V1__CpuKernelInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nucleus__engine__v1__cpu_kernel_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nucleus__Engine__V1__CpuKernelInfo *
+       nucleus__engine__v1__cpu_kernel_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nucleus__Engine__V1__CpuKernelInfo *)
+     protobuf_c_message_unpack (&nucleus__engine__v1__cpu_kernel_info__descriptor,
+                                allocator, len, data);
+}
+void   nucleus__engine__v1__cpu_kernel_info__free_unpacked
+                     (Nucleus__Engine__V1__CpuKernelInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nucleus__engine__v1__cpu_kernel_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   nucleus__engine__v1__component_info__init
                      (Nucleus__Engine__V1__ComponentInfo         *message)
 {
@@ -2519,6 +2564,70 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__benchmark__descriptor =
   (ProtobufCMessageInit) nucleus__engine__v1__benchmark__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor nucleus__engine__v1__cpu_kernel_info__field_descriptors[3] =
+{
+  {
+    "kernels",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__CpuKernelInfo, kernels),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sgemm",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__CpuKernelInfo, sgemm),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "threads",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__CpuKernelInfo, threads),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nucleus__engine__v1__cpu_kernel_info__field_indices_by_name[] = {
+  0,   /* field[0] = kernels */
+  1,   /* field[1] = sgemm */
+  2,   /* field[2] = threads */
+};
+static const ProtobufCIntRange nucleus__engine__v1__cpu_kernel_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor nucleus__engine__v1__cpu_kernel_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nucleus.engine.v1.CpuKernelInfo",
+  "CpuKernelInfo",
+  "Nucleus__Engine__V1__CpuKernelInfo",
+  "nucleus.engine.v1",
+  sizeof(Nucleus__Engine__V1__CpuKernelInfo),
+  3,
+  nucleus__engine__v1__cpu_kernel_info__field_descriptors,
+  nucleus__engine__v1__cpu_kernel_info__field_indices_by_name,
+  1,  nucleus__engine__v1__cpu_kernel_info__number_ranges,
+  (ProtobufCMessageInit) nucleus__engine__v1__cpu_kernel_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor nucleus__engine__v1__component_info__field_descriptors[7] =
 {
   {
@@ -2635,7 +2744,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__component_info__descriptor
   (ProtobufCMessageInit) nucleus__engine__v1__component_info__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nucleus__engine__v1__get_info_response__field_descriptors[12] =
+static const ProtobufCFieldDescriptor nucleus__engine__v1__get_info_response__field_descriptors[13] =
 {
   {
     "engine_version",
@@ -2781,10 +2890,23 @@ static const ProtobufCFieldDescriptor nucleus__engine__v1__get_info_response__fi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cpu",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Nucleus__Engine__V1__GetInfoResponse, cpu),
+    &nucleus__engine__v1__cpu_kernel_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nucleus__engine__v1__get_info_response__field_indices_by_name[] = {
   2,   /* field[2] = backend */
   10,   /* field[10] = benchmark */
+  12,   /* field[12] = cpu */
   3,   /* field[3] = device_name */
   0,   /* field[0] = engine_version */
   6,   /* field[6] = loaded_components */
@@ -2799,7 +2921,7 @@ static const unsigned nucleus__engine__v1__get_info_response__field_indices_by_n
 static const ProtobufCIntRange nucleus__engine__v1__get_info_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor nucleus__engine__v1__get_info_response__descriptor =
 {
@@ -2809,7 +2931,7 @@ const ProtobufCMessageDescriptor nucleus__engine__v1__get_info_response__descrip
   "Nucleus__Engine__V1__GetInfoResponse",
   "nucleus.engine.v1",
   sizeof(Nucleus__Engine__V1__GetInfoResponse),
-  12,
+  13,
   nucleus__engine__v1__get_info_response__field_descriptors,
   nucleus__engine__v1__get_info_response__field_indices_by_name,
   1,  nucleus__engine__v1__get_info_response__number_ranges,

@@ -20,6 +20,14 @@ extension EngineService {
     response.protocol = arena.string(EngineVersion.proto)
     response.pid = UInt32(getpid())
     response.uptime_seconds = uptimeSeconds
+    if Device.backend == "cpu" {
+      var cpu = Nucleus__Engine__V1__CpuKernelInfo()
+      nucleus__engine__v1__cpu_kernel_info__init(&cpu)
+      cpu.kernels = arena.string(CPUKernels.active)
+      cpu.sgemm = arena.string(CPUKernels.sgemm)
+      cpu.threads = UInt32(CPUKernels.threads)
+      response.cpu = arena.object(cpu)
+    }
 
     if wantsSelfCheck {
       let items = try compute { SelfCheck.run() }

@@ -166,6 +166,16 @@ export interface Benchmark {
   gflops: number;
 }
 
+/** The engine's own CPU kernels (CPU backend only). */
+export interface CpuKernelInfo {
+  /** instruction set of our kernels: "avx512", "avx2", "portable", or "mlx" (MLX's own operations) */
+  kernels: string;
+  /** what their matmuls call: "mkl" (oneMKL), "openblas", "reference" (the wheel's BLAS), "none" */
+  sgemm: string;
+  /** threads the kernels use */
+  threads: number;
+}
+
 export interface ComponentInfo {
   /** "transformer", "vae", "text_encoder" */
   name: string;
@@ -207,6 +217,8 @@ export interface GetInfoResponse {
     | undefined;
   /** folder of the loaded model, empty when none */
   modelDir: string;
+  /** present on the CPU backend */
+  cpu?: CpuKernelInfo | undefined;
 }
 
 export interface HealthRequest {
@@ -1335,6 +1347,107 @@ export const Benchmark: MessageFns<Benchmark> = {
   },
 };
 
+function createBaseCpuKernelInfo(): CpuKernelInfo {
+  return { kernels: "", sgemm: "", threads: 0 };
+}
+
+export const CpuKernelInfo: MessageFns<CpuKernelInfo> = {
+  encode(message: CpuKernelInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kernels !== "") {
+      writer.uint32(10).string(message.kernels);
+    }
+    if (message.sgemm !== "") {
+      writer.uint32(18).string(message.sgemm);
+    }
+    if (message.threads !== 0) {
+      writer.uint32(24).uint32(message.threads);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CpuKernelInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCpuKernelInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kernels = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sgemm = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.threads = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CpuKernelInfo {
+    return {
+      kernels: isSet(object.kernels) ? globalThis.String(object.kernels) : "",
+      sgemm: isSet(object.sgemm) ? globalThis.String(object.sgemm) : "",
+      threads: isSet(object.threads) ? globalThis.Number(object.threads) : 0,
+    };
+  },
+
+  toJSON(message: CpuKernelInfo): unknown {
+    const obj: any = {};
+    if (message.kernels !== "") {
+      obj.kernels = message.kernels;
+    }
+    if (message.sgemm !== "") {
+      obj.sgemm = message.sgemm;
+    }
+    if (message.threads !== 0) {
+      obj.threads = Math.round(message.threads);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CpuKernelInfo>, I>>(base?: I): CpuKernelInfo {
+    return CpuKernelInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CpuKernelInfo>, I>>(object: I): CpuKernelInfo {
+    const message = createBaseCpuKernelInfo();
+    message.kernels = object.kernels ?? "";
+    message.sgemm = object.sgemm ?? "";
+    message.threads = object.threads ?? 0;
+    return message;
+  },
+};
+
 function createBaseComponentInfo(): ComponentInfo {
   return {
     name: "",
@@ -1534,6 +1647,7 @@ function createBaseGetInfoResponse(): GetInfoResponse {
     uptimeSeconds: 0,
     benchmark: undefined,
     modelDir: "",
+    cpu: undefined,
   };
 }
 
@@ -1574,6 +1688,9 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
     }
     if (message.modelDir !== "") {
       writer.uint32(98).string(message.modelDir);
+    }
+    if (message.cpu !== undefined) {
+      CpuKernelInfo.encode(message.cpu, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1687,6 +1804,14 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
             message.modelDir = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.cpu = CpuKernelInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1741,6 +1866,7 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
         : isSet(object.model_dir)
         ? globalThis.String(object.model_dir)
         : "",
+      cpu: isSet(object.cpu) ? CpuKernelInfo.fromJSON(object.cpu) : undefined,
     };
   },
 
@@ -1782,6 +1908,9 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
     if (message.modelDir !== "") {
       obj.modelDir = message.modelDir;
     }
+    if (message.cpu !== undefined) {
+      obj.cpu = CpuKernelInfo.toJSON(message.cpu);
+    }
     return obj;
   },
 
@@ -1808,6 +1937,7 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
       ? Benchmark.fromPartial(object.benchmark)
       : undefined;
     message.modelDir = object.modelDir ?? "";
+    message.cpu = (object.cpu !== undefined && object.cpu !== null) ? CpuKernelInfo.fromPartial(object.cpu) : undefined;
     return message;
   },
 };

@@ -22,6 +22,7 @@ typedef struct Nucleus__Engine__V1__MemoryInfo Nucleus__Engine__V1__MemoryInfo;
 typedef struct Nucleus__Engine__V1__SelfCheckItem Nucleus__Engine__V1__SelfCheckItem;
 typedef struct Nucleus__Engine__V1__SelfCheck Nucleus__Engine__V1__SelfCheck;
 typedef struct Nucleus__Engine__V1__Benchmark Nucleus__Engine__V1__Benchmark;
+typedef struct Nucleus__Engine__V1__CpuKernelInfo Nucleus__Engine__V1__CpuKernelInfo;
 typedef struct Nucleus__Engine__V1__ComponentInfo Nucleus__Engine__V1__ComponentInfo;
 typedef struct Nucleus__Engine__V1__GetInfoResponse Nucleus__Engine__V1__GetInfoResponse;
 typedef struct Nucleus__Engine__V1__HealthRequest Nucleus__Engine__V1__HealthRequest;
@@ -206,6 +207,30 @@ struct  Nucleus__Engine__V1__Benchmark
     , 0, 0, 0 }
 
 
+/*
+ * The engine's own CPU kernels (CPU backend only).
+ */
+struct  Nucleus__Engine__V1__CpuKernelInfo
+{
+  ProtobufCMessage base;
+  /*
+   * instruction set of our kernels: "avx512", "avx2", "portable", or "mlx" (MLX's own operations)
+   */
+  char *kernels;
+  /*
+   * what their matmuls call: "mkl" (oneMKL), "openblas", "reference" (the wheel's BLAS), "none"
+   */
+  char *sgemm;
+  /*
+   * threads the kernels use
+   */
+  uint32_t threads;
+};
+#define NUCLEUS__ENGINE__V1__CPU_KERNEL_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__cpu_kernel_info__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
 struct  Nucleus__Engine__V1__ComponentInfo
 {
   ProtobufCMessage base;
@@ -272,10 +297,14 @@ struct  Nucleus__Engine__V1__GetInfoResponse
    * folder of the loaded model, empty when none
    */
   char *model_dir;
+  /*
+   * present on the CPU backend
+   */
+  Nucleus__Engine__V1__CpuKernelInfo *cpu;
 };
 #define NUCLEUS__ENGINE__V1__GET_INFO_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nucleus__engine__v1__get_info_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, NULL, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, NULL, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, NULL, (char *)protobuf_c_empty_string, NULL }
 
 
 struct  Nucleus__Engine__V1__HealthRequest
@@ -1074,6 +1103,25 @@ Nucleus__Engine__V1__Benchmark *
 void   nucleus__engine__v1__benchmark__free_unpacked
                      (Nucleus__Engine__V1__Benchmark *message,
                       ProtobufCAllocator *allocator);
+/* Nucleus__Engine__V1__CpuKernelInfo methods */
+void   nucleus__engine__v1__cpu_kernel_info__init
+                     (Nucleus__Engine__V1__CpuKernelInfo         *message);
+size_t nucleus__engine__v1__cpu_kernel_info__get_packed_size
+                     (const Nucleus__Engine__V1__CpuKernelInfo   *message);
+size_t nucleus__engine__v1__cpu_kernel_info__pack
+                     (const Nucleus__Engine__V1__CpuKernelInfo   *message,
+                      uint8_t             *out);
+size_t nucleus__engine__v1__cpu_kernel_info__pack_to_buffer
+                     (const Nucleus__Engine__V1__CpuKernelInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Nucleus__Engine__V1__CpuKernelInfo *
+       nucleus__engine__v1__cpu_kernel_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nucleus__engine__v1__cpu_kernel_info__free_unpacked
+                     (Nucleus__Engine__V1__CpuKernelInfo *message,
+                      ProtobufCAllocator *allocator);
 /* Nucleus__Engine__V1__ComponentInfo methods */
 void   nucleus__engine__v1__component_info__init
                      (Nucleus__Engine__V1__ComponentInfo         *message);
@@ -1819,6 +1867,9 @@ typedef void (*Nucleus__Engine__V1__SelfCheck_Closure)
 typedef void (*Nucleus__Engine__V1__Benchmark_Closure)
                  (const Nucleus__Engine__V1__Benchmark *message,
                   void *closure_data);
+typedef void (*Nucleus__Engine__V1__CpuKernelInfo_Closure)
+                 (const Nucleus__Engine__V1__CpuKernelInfo *message,
+                  void *closure_data);
 typedef void (*Nucleus__Engine__V1__ComponentInfo_Closure)
                  (const Nucleus__Engine__V1__ComponentInfo *message,
                   void *closure_data);
@@ -2085,6 +2136,7 @@ extern const ProtobufCMessageDescriptor nucleus__engine__v1__memory_info__descri
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__self_check_item__descriptor;
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__self_check__descriptor;
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__benchmark__descriptor;
+extern const ProtobufCMessageDescriptor nucleus__engine__v1__cpu_kernel_info__descriptor;
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__component_info__descriptor;
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__get_info_response__descriptor;
 extern const ProtobufCMessageDescriptor nucleus__engine__v1__health_request__descriptor;
