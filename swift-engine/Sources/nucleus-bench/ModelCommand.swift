@@ -10,7 +10,7 @@ enum ModelCommand {
     nucleus-bench model [--preset full|mid] [--dtype bfloat16|float32] [--quantize 8|4] [--expert-quantize 8|4]
           [--text-quantize 8|4] [--sizes 512,1024] [--text 128] [--prompt-tokens 100] [--repeats 5] [--warmup 1]
           [--only dit,text,vae] [--expert-paths batched,gather,per_expert] [--attention fused,unfused]
-          [--linear-paths native,dequantize] [--steps 50] [--seed 0]
+          [--linear-paths native,dequantize] [--sgemm mkl,openblas] [--rounds 1] [--steps 50] [--seed 0]
     """
 
   struct Settings {
@@ -28,6 +28,10 @@ enum ModelCommand {
     var expertPaths: [ExpertMatmulPath]
     var attentionPaths: [AttentionPath]
     var linearPaths: [String]
+    /// CPU sgemm providers to compare; nil keeps the engine's choice.
+    var sgemmProviders: [String]?
+    /// Times every DiT variant runs, one after another, so that variants alternate on a machine whose speed drifts.
+    var rounds: Int
     var steps: Int
     var seed: UInt64
   }
@@ -38,7 +42,7 @@ enum ModelCommand {
       valued: [
         "--preset", "--dtype", "--quantize", "--expert-quantize", "--text-quantize", "--sizes", "--text",
         "--prompt-tokens", "--repeats", "--warmup", "--only", "--expert-paths", "--attention", "--linear-paths",
-        "--steps", "--seed",
+        "--sgemm", "--rounds", "--steps", "--seed",
       ])
     func bits(_ name: String) throws -> QuantizationSpec? {
       try options.choice(name, ["8", "4"], default: nil).map { QuantizationSpec(bits: Int($0)!, groupSize: 64) }
@@ -64,6 +68,8 @@ enum ModelCommand {
         .map { AttentionPath(rawValue: $0)! },
       linearPaths: try options.choices(
         "--linear-paths", ["native", "dequantize"], default: [QuantizedKernels.dequantizeFirst ? "dequantize" : "native"]),
+      sgemmProviders: options.string("--sgemm") == nil ? nil : try options.choices("--sgemm", ["mkl", "openblas"], default: []),
+      rounds: try options.int("--rounds", default: 1, range: 1...100),
       steps: try options.int("--steps", default: 50, range: 1...1000),
       seed: UInt64(try options.int("--seed", default: 0, range: 0...Int(Int32.max))))
   }
@@ -138,8 +144,9 @@ enum ModelCommand {
       ("expert_paths", .array(s.expertPaths.map { .string($0.rawValue) })),
       ("attention", .array(s.attentionPaths.map { .string($0.rawValue) })),
       ("linear_paths", .array(s.linearPaths.map { .string($0) })),
+      ("sgemm", .array((s.sgemmProviders ?? [CPUKernels.sgemm]).map { .string($0) })), ("rounds", .integer(s.rounds)),
       ("env", .object(["MLX_USE_CUDA_GRAPHS", "MLX_ENABLE_TF32", "NUCLEUS_EXPERT_PATH", "NUCLEUS_ATTENTION",
-                       "NUCLEUS_QUANTIZED_KERNELS"].map { ($0, environment($0).map(JSON.string) ?? .null) })),
+                       "NUCLEUS_QUANTIZED_KERNELS", "NUCLEUS_CPU_SGEMM"].map { ($0, environment($0).map(JSON.string) ?? .null) })),
     ])
   }
 
@@ -186,56 +193,81 @@ enum ModelCommand {
       try eval(cached.flatMap(\.arrays))
       var reference: MLXArray?
       var first = true
-      for attention in s.attentionPaths {
-        for expertPath in s.expertPaths {
-          for linearPath in s.linearPaths {
-            AttentionPath.override = attention
-            ExpertMatmulPath.override = expertPath
-            QuantizedKernels.dequantizeFirst = linearPath == "dequantize"
-            defer {
-              AttentionPath.override = nil
-              ExpertMatmulPath.override = nil
-            }
-            let variant: [(String, JSON)] = [
-              ("size", .integer(size)), ("grid", .array([.integer(h), .integer(w)])), ("batch", .integer(2)),
-              ("text_tokens", .integer(s.textTokens)), ("attention", .string(attention.rawValue)),
-              ("expert_path", .string(expertPath.rawValue)), ("linear_path", .string(linearPath)),
-            ]
-            do {
-              let output = try model(latents: latents, gridHeight: h, gridWidth: w, timesteps: timesteps, text: cached)
-              try eval(output)
-              // Every variant computes the same function: compare with the first one's output on the same inputs.
-              var agreement: JSON = .null
-              if let reference {
-                let difference = try (output.asType(.float32) - reference.asType(.float32))
-                let relative = try (square(difference).mean().item(Float.self) / square(reference.asType(.float32)).mean().item(Float.self)).squareRoot()
-                agreement = .number(Double(relative))
-              } else {
-                reference = output
-              }
-              let warm = try timeRuns(warmup: s.warmup, repeats: s.repeats) {
-                [try model(latents: latents, gridHeight: h, gridWidth: w, timesteps: timesteps, text: cached)]
-              }
-              emit([("event", .string("dit_forward")), ("text_cache", .string("warm"))] + variant + timing(warm) + [
-                ("max_abs", .number(try maxAbs(output))), ("rel_rms_vs_first_variant", agreement),
-              ])
-              fastest[size] = Swift.min(fastest[size] ?? .infinity, median(warm))
-              if first {
-                let cold = try timeRuns(warmup: 0, repeats: s.repeats) {
-                  [try model(latents: latents, gridHeight: h, gridWidth: w, timesteps: timesteps, text: conditionings())]
-                }
-                emit([("event", .string("dit_forward")), ("text_cache", .string("cold"))] + variant + timing(cold))
-              }
-            } catch {
-              emit([("event", .string("error")), ("part", .string("dit_forward"))] + variant + [("message", .string("\(error)"))])
-              complete = false
-            }
-            first = false
+      for round in 1...s.rounds {
+        for variant in variants(s) {
+          AttentionPath.override = variant.attention
+          ExpertMatmulPath.override = variant.expertPath
+          QuantizedKernels.dequantizeFirst = variant.linearPath == "dequantize"
+          defer {
+            AttentionPath.override = nil
+            ExpertMatmulPath.override = nil
           }
+          var fields: [(String, JSON)] = [
+            ("size", .integer(size)), ("grid", .array([.integer(h), .integer(w)])), ("batch", .integer(2)),
+            ("text_tokens", .integer(s.textTokens)), ("attention", .string(variant.attention.rawValue)),
+            ("expert_path", .string(variant.expertPath.rawValue)), ("linear_path", .string(variant.linearPath)),
+            ("sgemm", .string(variant.sgemm ?? CPUKernels.sgemm)),
+          ]
+          if s.rounds > 1 { fields.append(("round", .integer(round))) }
+          do {
+            let previousSgemm = CPUKernels.sgemm == "mkl" ? "mkl" : "openblas"
+            if let provider = variant.sgemm { try CPUKernels.selectSgemm(provider) }
+            defer { if variant.sgemm != nil { try? CPUKernels.selectSgemm(previousSgemm) } }
+            let output = try model(latents: latents, gridHeight: h, gridWidth: w, timesteps: timesteps, text: cached)
+            try eval(output)
+            // Every variant computes the same function: compare with the first one's output on the same inputs.
+            var agreement: JSON = .null
+            if let reference {
+              let difference = try (output.asType(.float32) - reference.asType(.float32))
+              let relative = try (square(difference).mean().item(Float.self) / square(reference.asType(.float32)).mean().item(Float.self)).squareRoot()
+              agreement = .number(Double(relative))
+            } else {
+              reference = output
+            }
+            let warm = try timeRuns(warmup: s.warmup, repeats: s.repeats) {
+              [try model(latents: latents, gridHeight: h, gridWidth: w, timesteps: timesteps, text: cached)]
+            }
+            emit([("event", .string("dit_forward")), ("text_cache", .string("warm"))] + fields + timing(warm) + [
+              ("max_abs", .number(try maxAbs(output))), ("rel_rms_vs_first_variant", agreement),
+            ])
+            fastest[size] = Swift.min(fastest[size] ?? .infinity, median(warm))
+            if first {
+              let cold = try timeRuns(warmup: 0, repeats: s.repeats) {
+                [try model(latents: latents, gridHeight: h, gridWidth: w, timesteps: timesteps, text: conditionings())]
+              }
+              emit([("event", .string("dit_forward")), ("text_cache", .string("cold"))] + fields + timing(cold))
+            }
+          } catch {
+            emit([("event", .string("error")), ("part", .string("dit_forward"))] + fields + [("message", .string("\(error)"))])
+            complete = false
+          }
+          first = false
         }
       }
     }
     return (fastest, complete)
+  }
+
+  struct Variant {
+    var attention: AttentionPath
+    var expertPath: ExpertMatmulPath
+    var linearPath: String
+    var sgemm: String?
+  }
+
+  /// Every combination of the paths asked for, in the order they run within a round.
+  static func variants(_ s: Settings) -> [Variant] {
+    var all: [Variant] = []
+    for attention in s.attentionPaths {
+      for expertPath in s.expertPaths {
+        for linearPath in s.linearPaths {
+          for sgemm in s.sgemmProviders.map({ $0.map(Optional.some) }) ?? [nil] {
+            all.append(Variant(attention: attention, expertPath: expertPath, linearPath: linearPath, sgemm: sgemm))
+          }
+        }
+      }
+    }
+    return all
   }
 
   /// The text encoder on a prompt of `promptTokens` random ids, up to hidden state −8.
