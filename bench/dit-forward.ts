@@ -1,8 +1,9 @@
 // DiT forward benchmark: the engine (one Denoise per forward, over gRPC) next to diffusers (PyTorch, CPU) on the
 // same random weights in the same run. Reports the time ratio, peak memory and the gRPC overhead of a call.
 //   npm run setup:reference && node dist/bench/dit-forward.js [--repeats 3] [--rounds 1] [--only mid|full-width] [--bf16]
-// --rounds N alternates N times between the engine's repeats and diffusers' repeats and reports the median of the
-// N ratios (with each round's): on a shared machine, load that comes and goes then falls on both sides alike.
+// diffusers runs in one Python process kept for the whole run, and the two sides alternate forward by forward
+// (ours, theirs, ours, ...): on a shared machine whose speed drifts, load that comes and goes then falls on both
+// alike. --rounds N repeats that N times and reports the median of the N rounds' ratios (with each round's).
 // --bf16 also times the engine with the weights kept in bfloat16 (the CPU backend computes in float32 from them),
 // as a ratio to its float32 time, with both resident sizes.
 import { existsSync, mkdirSync } from "node:fs";
@@ -10,7 +11,7 @@ import { join } from "node:path";
 
 import { LocalEngine } from "../orchestrator/src/engine/process.js";
 import { DType } from "../orchestrator/src/generated/nucleus/engine/v1/engine.js";
-import { argument, benchModels, gib, median, numberArgument, referencePython, runReference } from "./support.js";
+import { argument, benchModels, gib, median, numberArgument, ReferenceProcess, referencePython, runReference } from "./support.js";
 
 referencePython();
 const repeats = numberArgument("--repeats", 3);
@@ -35,6 +36,7 @@ for (const { preset, grids, jointDim } of cases.filter((c) => !only || c.preset 
     reference(["make", "--preset", preset, "--out", modelDir]);
   }
   const engine = await LocalEngine.start();
+  const diffusers = new ReferenceProcess("diffusers_dit.py", ["--model", modelDir, "--dtype", "float32"]);
   try {
     const summary = await engine.client.loadModel(modelDir, { dtype: DType.DTYPE_FLOAT32 });
     const text = { dtype: DType.DTYPE_FLOAT32, shape: [textLength, jointDim], data: Buffer.alloc(textLength * jointDim * 4) };
@@ -54,18 +56,20 @@ for (const { preset, grids, jointDim } of cases.filter((c) => !only || c.preset 
       for (let round = 0; round < rounds; round++) {
         const roundTrips: number[] = [];
         const computes: number[] = [];
+        const theirRuns: number[] = [];
         for (let i = 0; i < repeats; i++) {
           const started = performance.now();
           const response = await engine.client.denoise(latents, { height: h, width: w }, 0.5, [handle]);
           roundTrips.push((performance.now() - started) / 1000);
           computes.push(response.computeSeconds);
+          const theirs = await diffusers.request<{ runs: number[]; max_rss_bytes: number }>({ grid: [h, w], text: textLength, batch: 1, repeats: 1 });
+          theirRuns.push(...theirs.runs);
+          diffusersRss = Math.max(diffusersRss, theirs.max_rss_bytes);
         }
-        const theirs = JSON.parse(reference(["time", "--model", modelDir, "--grid", String(h), String(w), "--text", String(textLength), "--repeats", String(repeats)])) as { seconds: number; max_rss_bytes: number };
         engineTimes.push(median(roundTrips));
         engineComputes.push(median(computes));
-        diffusersTimes.push(theirs.seconds);
-        diffusersRss = Math.max(diffusersRss, theirs.max_rss_bytes);
-        ratios.push(median(roundTrips) / theirs.seconds);
+        diffusersTimes.push(median(theirRuns));
+        ratios.push(median(roundTrips) / median(theirRuns));
       }
       float32Computes.push(median(engineComputes));
       const info = await engine.client.getInfo();
@@ -95,6 +99,7 @@ for (const { preset, grids, jointDim } of cases.filter((c) => !only || c.preset 
       }
     }
   } finally {
+    diffusers.close();
     await engine.stop();
   }
 }

@@ -1,6 +1,7 @@
 // What the benchmarks share: the reference Python environment and its scripts, the cached bench models, command
 // line arguments and summary statistics.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 
@@ -26,6 +27,33 @@ export function runReference(script: string, args: string[]): string {
   return execFileSync(referencePython(), [join(root, "bench", "reference", script), ...args], {
     encoding: "utf8", stdio: ["ignore", "pipe", "ignore"],
   });
+}
+
+/**
+ * A reference script kept running in `serve` mode: one JSON request per line on its standard input, one JSON answer
+ * per line on its output. Lets a benchmark alternate single runs of ours and theirs without restarting Python.
+ */
+export class ReferenceProcess {
+  private readonly child;
+  private readonly answers: AsyncIterator<string>;
+
+  constructor(script: string, args: string[]) {
+    this.child = spawn(referencePython(), [join(root, "bench", "reference", script), "serve", ...args], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    this.answers = createInterface({ input: this.child.stdout! })[Symbol.asyncIterator]();
+  }
+
+  async request<T>(message: object): Promise<T> {
+    this.child.stdin!.write(`${JSON.stringify(message)}\n`);
+    const answer = await this.answers.next();
+    if (answer.done) throw new Error(`the reference process ended (exit code ${this.child.exitCode})`);
+    return JSON.parse(answer.value) as T;
+  }
+
+  close(): void {
+    this.child.stdin!.end();
+  }
 }
 
 /** The value after `--name` on the command line. */

@@ -3,6 +3,9 @@
   diffusers_dit.py make --preset mid|full-width --out DIR     random weights saved with save_pretrained (DIR/transformer)
   diffusers_dit.py time --model DIR --grid H W --text L --batch B --dtype float32 --repeats N
       prints {"seconds": median forward seconds, "max_rss_bytes": ...} as JSON
+  diffusers_dit.py serve --model DIR --dtype float32
+      loads once, then answers each line {"grid": [H, W], "text": L, "batch": B, "repeats": N} on standard input
+      with {"runs": [seconds of each forward], "max_rss_bytes": ...}; the first request of each shape warms up
 """
 
 import argparse
@@ -32,25 +35,50 @@ def make(args) -> None:
     save_model(model, pathlib.Path(args.out) / "transformer", "2GB")
 
 
-def timed(args) -> None:
+def load(args):
     dtype = getattr(torch, args.dtype)
     model = NucleusMoEImageTransformer2DModel.from_pretrained(args.model, subfolder="transformer", torch_dtype=dtype)
     model.eval()
+    return model, dtype
+
+
+def forward_times(model, dtype, grid, text_length: int, batch: int, runs: int) -> list:
     config = model.config
-    h, w = args.grid
-    latents = torch.randn(args.batch, h * w, config.in_channels, dtype=dtype)
-    text = torch.randn(args.batch, args.text, config.joint_attention_dim, dtype=dtype)
-    timestep = torch.full((args.batch,), 0.5)
+    h, w = grid
+    latents = torch.randn(batch, h * w, config.in_channels, dtype=dtype)
+    text = torch.randn(batch, text_length, config.joint_attention_dim, dtype=dtype)
+    timestep = torch.full((batch,), 0.5)
     times = []
     with torch.inference_mode():
-        for index in range(args.repeats + 1):
+        for _ in range(runs):
             started = time.perf_counter()
-            model(hidden_states=latents, img_shapes=[(1, h, w)] * args.batch, encoder_hidden_states=text,
+            model(hidden_states=latents, img_shapes=[(1, h, w)] * batch, encoder_hidden_states=text,
                   timestep=timestep, return_dict=False)
-            if index > 0:  # the first run warms up
-                times.append(time.perf_counter() - started)
-    print(json.dumps({"seconds": statistics.median(times),
-                      "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def max_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def timed(args) -> None:
+    model, dtype = load(args)
+    times = forward_times(model, dtype, args.grid, args.text, args.batch, args.repeats + 1)[1:]  # the first warms up
+    print(json.dumps({"seconds": statistics.median(times), "max_rss_bytes": max_rss_bytes()}))
+
+
+def serve(args) -> None:
+    model, dtype = load(args)
+    warmed = set()
+    for line in sys.stdin:
+        request = json.loads(line)
+        shape = (tuple(request["grid"]), request["text"], request["batch"])
+        if shape not in warmed:
+            forward_times(model, dtype, *shape, 1)
+            warmed.add(shape)
+        runs = forward_times(model, dtype, *shape, request["repeats"])
+        print(json.dumps({"runs": runs, "max_rss_bytes": max_rss_bytes()}), flush=True)
 
 
 parser = argparse.ArgumentParser()
@@ -65,5 +93,8 @@ time_parser.add_argument("--text", type=int, default=128)
 time_parser.add_argument("--batch", type=int, default=1)
 time_parser.add_argument("--dtype", default="float32")
 time_parser.add_argument("--repeats", type=int, default=3)
+serve_parser = sub.add_parser("serve")
+serve_parser.add_argument("--model", required=True)
+serve_parser.add_argument("--dtype", default="float32")
 arguments = parser.parse_args()
-make(arguments) if arguments.command == "make" else timed(arguments)
+{"make": make, "time": timed, "serve": serve}[arguments.command](arguments)
