@@ -129,7 +129,7 @@ ngs_server *ngs_server_start(const char *address, size_t max_message_bytes, int 
   int is_unix = strncmp(address, "unix:", 5) == 0;
   grpc_init();
 
-  grpc_arg args[4];
+  grpc_arg args[5];
   memset(args, 0, sizeof(args));
   args[0].type = GRPC_ARG_INTEGER;
   args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
@@ -145,7 +145,12 @@ ngs_server *ngs_server_start(const char *address, size_t max_message_bytes, int 
   args[3].type = GRPC_ARG_INTEGER;
   args[3].key = GRPC_ARG_HTTP2_MAX_FRAME_SIZE;
   args[3].value.integer = (1 << 24) - 1;
-  grpc_channel_args channel_args = {4, args};
+  // No bandwidth-delay probes: the receive window above is already as large as a request can be, and each probe
+  // is a PING the client must wake up to answer, often in the middle of a Denoise round trip.
+  args[4].type = GRPC_ARG_INTEGER;
+  args[4].key = GRPC_ARG_HTTP2_BDP_PROBE;
+  args[4].value.integer = 0;
+  grpc_channel_args channel_args = {5, args};
 
   ngs_server *server = calloc(1, sizeof(ngs_server));
   pthread_mutex_init(&server->lock, NULL);
