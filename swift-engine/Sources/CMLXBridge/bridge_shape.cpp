@@ -69,7 +69,12 @@ int mlxb_repeat(mlxb_array a, int repeats, int axis, mlxb_array *out) {
 }
 
 int mlxb_contiguous(mlxb_array a, mlxb_array *out) {
-  return guarded([&] { *out = wrap(mx::contiguous(unwrap(a))); });
+  return guarded([&] {
+    const mx::array &x = unwrap(a);
+    // An evaluated row-major array already is what the op would give; skipping it saves a trip through MLX's
+    // scheduler (about 0.07 ms of each Denoise's answer on the CPU).
+    *out = wrap(x.is_available() && x.flags().row_contiguous ? x : mx::contiguous(x));
+  });
 }
 
 }  // extern "C"
