@@ -100,7 +100,8 @@ extension EngineService {
         case .transformer(let model):
           next.transformer = .init(
             id: id, model: model, directory: load.modelDirectory, parameterCount: parameters, residentBytes: resident,
-            quantization: quantization, weightDType: component.storageDType)
+            quantization: quantization, weightDType: component.storageDType,
+            matmulWeights: MemoryBudget.matmulWeights(of: model))
           summaries.append(summary(of: next.transformer!))
         case .vae(let decoder):
           let all = component.plan.folder.logicalParameterCount(nil)

@@ -65,10 +65,17 @@ enum MemoryBudget {
     return sum(residual, Swift.max(attentionScores, moe, dense))
   }
 
-  static func forwardBytes(model: NucleusTransformer, batch: Int, tokens: Int, textLength: Int) -> Int {
+  /// The forward's working memory plus the largest weight copy among `matmulWeights` (the model's, listed once
+  /// per loaded model with `matmulWeights(of:)`).
+  static func forwardBytes(model: NucleusTransformer, matmulWeights: [Parameter], batch: Int, tokens: Int, textLength: Int) -> Int {
     sum(
       forwardBytes(config: model.config, dtype: model.dtype, batch: batch, tokens: tokens, textLength: textLength),
-      weightTransientBytes(model.parameters().map(\.parameter), computeDType: model.dtype))
+      weightTransientBytes(matmulWeights, computeDType: model.dtype))
+  }
+
+  /// The parameters `weightTransientBytes` considers: those that may be quantized (matmul weights).
+  static func matmulWeights(of model: any Module) -> [Parameter] {
+    model.parameters().map(\.parameter).filter { $0.quantization != nil }
   }
 
   /// Working memory of encoding `tokens` tokens: the residual stream and MLP activations, the attention scores,

@@ -1,5 +1,6 @@
 import Checkpoints
 import MLX
+import MLXNN
 import NucleusModels
 
 /// The one owner of the engine's model state.
@@ -17,6 +18,9 @@ final class ModelContainer: @unchecked Sendable {
     var residentBytes: Int
     var quantization: String
     var weightDType: DType
+    /// The weights a forward may copy densely (MemoryBudget's weight transient), listed once at load: walking the
+    /// layer tree for them on every Denoise cost a visible share of its round trip.
+    var matmulWeights: [Parameter]
   }
 
   struct LoadedVAE {

@@ -102,7 +102,8 @@ extension EngineService {
       }
       try MemoryBudget.check(
         needed: MemoryBudget.forwardBytes(
-          model: model, batch: handles.count, tokens: tokens, textLength: embeddings.map(\.length).max() ?? 0),
+          model: model, matmulWeights: transformer.matmulWeights, batch: handles.count, tokens: tokens,
+          textLength: embeddings.map(\.length).max() ?? 0),
         what: "a \(h)×\(w)-token forward for \(handles.count) conditioning(s)",
         advice: "use a smaller image, fewer conditionings per call, or quantize the model")
 
