@@ -3,7 +3,9 @@
 // the engine's compute is small. Overhead = round trip seen by the client − the engine's compute (the forward).
 // Both ways tensors travel are timed in the same run: through the shared-memory file a local engine attaches (what
 // LocalEngine's client does) and inside the messages (any other client). "Beyond an empty call" subtracts the
-// median Health round trip, the floor grpc-js and the machine set for any call.
+// median Health round trip, the floor grpc-js and the machine set for any call; "beyond an empty call after as
+// long idle" subtracts a Health call made after sleeping as long as the forward took, since on a virtual machine
+// a call after an idle gap costs more than one right after another.
 // The orchestrator's step time is what generate() does between two Denoise calls: the request tensor, reading
 // the predictions, CFG with the norm rescale and the Euler update.
 //   node dist/bench/denoise-overhead.js [--calls 30] [--sizes 512,1024] [--batch 2]
@@ -68,6 +70,7 @@ try {
     const latents = Float32Array.from({ length: tokens * channels }, (_, i) => Math.sin(i * 0.01));
     const into = handles.map(() => float32Bytes(new Float32Array(tokens * channels)));
     let response!: DenoiseResponse;
+    const results: { way: string; overheads: number[]; computes: number[] }[] = [];
     for (const [way, client] of clients) {
       const call = () => client.denoise(denoiseLatents(latents, tokens, channels), grid, 0.5, handles, { predictionsInto: into });
       for (let i = 0; i < 3; i++) await call();
@@ -80,12 +83,26 @@ try {
         overheads.push(roundTrip - response.computeSeconds * 1000);
         computes.push(response.computeSeconds * 1000);
       }
+      results.push({ way, overheads, computes });
+    }
+    const idleMs = median(results.flatMap((result) => result.computes));
+    const idleHealth: number[] = [];
+    for (let i = 0; i < calls; i++) {
+      await new Promise((resolve) => setTimeout(resolve, idleMs));
+      const started = performance.now();
+      await engine.client.health();
+      idleHealth.push(performance.now() - started);
+    }
+    const idleFloor = median(idleHealth);
+    for (const { way, overheads, computes } of results) {
       const overhead = median(overheads);
       lines.push(
         `${`${size}x${size}`.padEnd(10)} batch ${batch}, tensors ${way.padEnd(13)}: Denoise overhead median ${overhead.toFixed(2)} ms` +
-          ` (p90 ${percentile(overheads, 90).toFixed(2)} ms; beyond an empty call ${(overhead - floor).toFixed(2)} ms) over compute ${median(computes).toFixed(1)} ms`,
+          ` (p90 ${percentile(overheads, 90).toFixed(2)} ms; beyond an empty call ${(overhead - floor).toFixed(2)} ms,` +
+          ` beyond one after as long idle ${(overhead - idleFloor).toFixed(2)} ms) over compute ${median(computes).toFixed(1)} ms`,
       );
     }
+    lines.push(`${`${size}x${size}`.padEnd(10)} empty Health call after ${idleMs.toFixed(0)} ms idle: median ${idleFloor.toFixed(3)} ms`);
     // Client-side message work, timed alone: encoding the request, decoding the response (the client's codec).
     const request = { latents: denoiseLatents(latents, tokens, channels), gridHeight: grid.height, gridWidth: grid.width, timestep: 0.5, conditioning: handles };
     const encodeMs = time(calls, () => encodeDenoiseRequest(request));
