@@ -153,3 +153,29 @@ void rotate_pairs(const float *x, const float *c, const float *s, float *out, in
 void row_l2_norms(const float *x, int64_t ld, float *out, int64_t rows, int64_t n) {
   for (int64_t r = 0; r < rows; r++) out[r] = std::sqrt(row_squares(x + r * ld, n, 0.0f));
 }
+
+// (word & exponent) ^ exponent is 0 exactly when every exponent bit is set (NaN, infinity). The minimum over a
+// block has no early exit, so the loop vectorises; words are read with memcpy, so any alignment is fine.
+template <typename Word>
+bool none_has_exponent(const unsigned char *bytes, int64_t n, Word exponent) {
+  for (int64_t start = 0; start < n; start += 4096) {
+    const int64_t end = std::min<int64_t>(n, start + 4096);
+    Word smallest = exponent;
+    for (int64_t i = start; i < end; i++) {
+      Word word;
+      std::memcpy(&word, bytes + i * static_cast<int64_t>(sizeof(Word)), sizeof(Word));
+      const Word masked = static_cast<Word>((word & exponent) ^ exponent);
+      smallest = masked < smallest ? masked : smallest;
+    }
+    if (smallest == 0) return false;
+  }
+  return true;
+}
+
+bool none_has_exponent32(const unsigned char *bytes, int64_t n, uint32_t exponent) {
+  return none_has_exponent<uint32_t>(bytes, n, exponent);
+}
+
+bool none_has_exponent16(const unsigned char *bytes, int64_t n, uint16_t exponent) {
+  return none_has_exponent<uint16_t>(bytes, n, exponent);
+}

@@ -30,3 +30,14 @@ extension MLXArray {
     return (dense, UnsafeRawBufferPointer(start: data, count: count))
   }
 }
+
+/// Floating-point data held as bytes (a request's tensor, an output about to be sent).
+public enum FloatBytes {
+  /// Whether `bytes` read as `dtype` hold no NaN or infinity (an exponent of all ones), scanned in place in the
+  /// selected CPU kernel variant (`CPUKernels`), at any alignment: far cheaper than an MLX reduction for a
+  /// request's or a response's tensor. True for dtypes that are not floating point.
+  public static func allFinite(_ bytes: UnsafeRawBufferPointer, dtype: DType) -> Bool {
+    guard let base = bytes.baseAddress, bytes.count > 0 else { return true }
+    return mlxb_float_bytes_finite(base, bytes.count, dtype.bridgeValue) != 0
+  }
+}

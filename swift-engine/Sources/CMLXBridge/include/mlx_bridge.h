@@ -236,6 +236,10 @@ int mlxb_cpu_sgemm_mkl_available(void);
 // Selects "auto" (MKL when available), "mkl" or "openblas"; fails for unknown names and for MKL when it cannot be
 // loaded (the error says why).
 int mlxb_cpu_sgemm_select(const char *name);
+// 1 when the `byte_count` bytes at `data` (any alignment), read as `dtype` words, hold no NaN or infinity (an
+// exponent of all ones), 0 otherwise; 1 for dtypes that are not floating point. Vectorised in the selected CPU
+// kernel variant (the best one for "mlx"); a request's or response's tensor is checked without making it an array.
+int mlxb_float_bytes_finite(const void *data, size_t byte_count, mlxb_dtype dtype);
 // At most `keys` keys per chunk in the fused attention (0 = as many as the cache budget allows; long sequences are
 // then processed chunk by chunk with an online softmax): a knob for tests. Returns the previous value.
 int mlxb_cpu_attention_chunk_keys(int keys);

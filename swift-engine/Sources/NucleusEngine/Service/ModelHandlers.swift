@@ -139,7 +139,7 @@ extension EngineService {
       let computeSeconds = monotonicSeconds() - started  // the forward; message handling is the RPC's overhead
       // One prediction per conditioning: consecutive rows of the output's bytes, sent from where they are.
       let (dense, bytes) = try output.contiguousBytes()
-      guard TensorCoding.allFinite(bytes, dtype: output.dtype) else {
+      guard FloatBytes.allFinite(bytes, dtype: output.dtype) else {
         throw NonFiniteOutput.error(
           what: "the transformer", step: "at timestep \(sigma)",
           inputs: [("latents", latents)] + zip(handles, embeddings).map { ("embedding \($0.0)", $0.1.embedding) })

@@ -75,43 +75,11 @@ enum TensorCoding {
     return encode(bytes: bytes, dtype: array.dtype, shape: array.shape, arena: arena)
   }
 
-  /// Whether float bytes of `dtype` hold no NaN or infinity (an exponent of all ones), read in place: far cheaper
-  /// than an MLX reduction for a request's or a response's tensor. True for non-float dtypes.
-  static func allFinite(_ bytes: UnsafeRawBufferPointer, dtype: DType) -> Bool {
-    switch dtype {
-    case .float32: noneHasExponent(bytes, UInt32(0x7f80_0000))
-    case .bfloat16: noneHasExponent(bytes, UInt16(0x7f80))
-    case .float16: noneHasExponent(bytes, UInt16(0x7c00))
-    default: true
-    }
-  }
-
   /// INVALID_ARGUMENT when the float tensor in `field` holds NaN or infinite values.
   static func checkFinite(_ tensor: UnsafeMutablePointer<Nucleus__Engine__V1__Tensor>?, field: String) throws {
     guard let tensor, let type = dtype(tensor.pointee.dtype) else { return }
     let bytes = UnsafeRawBufferPointer(start: tensor.pointee.data.data, count: tensor.pointee.data.len)
-    guard allFinite(bytes, dtype: type) else { throw RPCError(.invalidArgument, "\(field) contain NaN or infinite values") }
-  }
-
-  private static func noneHasExponent<Word: FixedWidthInteger>(_ bytes: UnsafeRawBufferPointer, _ exponent: Word) -> Bool {
-    let size = MemoryLayout<Word>.size
-    guard let base = bytes.baseAddress, Int(bitPattern: base) % size == 0 else {
-      var aligned = [Word](repeating: 0, count: bytes.count / size)  // rare: bytes at an odd address
-      aligned.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<$0.count])) }
-      return aligned.withUnsafeBytes { noneHasExponent($0, exponent) }
-    }
-    let words = UnsafeBufferPointer(start: base.assumingMemoryBound(to: Word.self), count: bytes.count / size)
-    var start = 0
-    while start < words.count {
-      // (word & exponent) ^ exponent is 0 exactly for NaN and infinity; the minimum over a block has no early exit,
-      // so the loop vectorises.
-      let end = Swift.min(words.count, start + 4096)
-      var smallest = exponent
-      for index in start..<end { smallest = Swift.min(smallest, (words[index] & exponent) ^ exponent) }
-      if smallest == 0 { return false }
-      start = end
-    }
-    return true
+    guard FloatBytes.allFinite(bytes, dtype: type) else { throw RPCError(.invalidArgument, "\(field) contain NaN or infinite values") }
   }
 
   /// A proto Tensor of `dtype` and `shape` whose data points at `bytes` (which the caller keeps alive, e.g. by
