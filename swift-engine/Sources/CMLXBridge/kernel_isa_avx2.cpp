@@ -1,54 +1,5 @@
 // Our kernel bodies compiled for AVX2 with FMA (used only on CPUs and systems that support it; see kernel_cpu.cpp).
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <cstring>
-#include <limits>
-#include <stdexcept>
-
-#include "kernel_attention.hpp"
-#include "kernel_elementwise.hpp"
-#include "kernel_gemm.hpp"
-#include "kernel_cpu.hpp"
-
-// Full unrolling of the register-tile loops (their bounds are compile-time constants) keeps the tiles in registers.
-#if defined(__clang__)
-#define NUCLEUS_UNROLL _Pragma("clang loop unroll(full)")
-#else
-#define NUCLEUS_UNROLL
-#endif
-
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
-
-namespace nucleus::kernels::avx2 {
-#include "kernel_exp_constants.h"
-#include "kernel_simd_avx2.h"
-#include "kernel_attention_body.h"
-#include "kernel_elementwise_body.h"
-#include "kernel_gemm_body.h"
-}  // namespace nucleus::kernels::avx2
-
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
-
-#else
-// Not x86-64: this variant is never selected (best_supported() says portable); the portable operations fill in
-// so that the symbols exist.
-namespace nucleus::kernels::avx2 {
-#include "kernel_simd_portable.h"
-#include "kernel_attention_body.h"
-#include "kernel_elementwise_body.h"
-#include "kernel_gemm_body.h"
-}  // namespace nucleus::kernels::avx2
-#endif
+#define NUCLEUS_ISA avx2
+#define NUCLEUS_ISA_SIMD "kernel_simd_avx2.h"
+#define NUCLEUS_ISA_TARGET "avx2,fma"
+#include "kernel_isa_unit.h"

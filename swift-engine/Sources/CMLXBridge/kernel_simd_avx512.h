@@ -1,5 +1,6 @@
 // AVX-512 vector operations for the kernel bodies (included inside a namespace compiled for avx512f).
-// Needs <immintrin.h> and kernel_exp_constants.h.
+// Needs <immintrin.h>.
+#include "kernel_exp_constants.h"
 
 struct Vec {
   using reg = __m512;
