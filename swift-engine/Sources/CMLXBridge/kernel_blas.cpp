@@ -43,7 +43,7 @@ struct Mkl {
   std::string problem;  // why it is not available
 };
 
-// <directory of the library that provides cblas_sgemm>/mkl/libmkl_rt.so.3, where scripts/install-cpu-blas.sh
+// <directory of the library that provides cblas_sgemm>/mkl/libmkl_rt.so.3, where scripts/install-cpu-mkl.sh
 // puts it; NUCLEUS_MKL_LIBRARY names another file.
 std::string mkl_path() {
   if (const char *path = std::getenv("NUCLEUS_MKL_LIBRARY"); path && *path) return path;
