@@ -1,6 +1,6 @@
 // The engine over a real socket with the real client: info, health, bad input, concurrency, shutdown paths.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,10 +9,18 @@ import { after, before, describe, test } from "node:test";
 import { status } from "@grpc/grpc-js";
 
 import { EngineCallError, EngineDiedError } from "../orchestrator/src/engine/errors.js";
+import { locateEngine } from "../orchestrator/src/engine/locate.js";
 import { LocalEngine } from "../orchestrator/src/engine/process.js";
 import { healthAnswersDuring, packageVersion, rawUnaryCall, startInFlight, waitForExit } from "./helpers/engine.js";
 
 const SERVICE = "/nucleus.engine.v1.Engine/";
+
+test("the engine binary carries no ICU data: it links FoundationEssentials, not Foundation (about 33 MB more)", () => {
+  // One `import Foundation` in the engine's sources links all of ICU into the static binary, which then no longer
+  // fits the GPU kit's size limit; the engine's Foundation.swift exports FoundationEssentials instead.
+  const binary = readFileSync(locateEngine().binary);
+  assert.equal(binary.indexOf("icudt"), -1, "ICU's data table (icudt*) is in the engine: find the `import Foundation`");
+});
 
 describe("engine over a Unix socket", () => {
   let engine: LocalEngine;

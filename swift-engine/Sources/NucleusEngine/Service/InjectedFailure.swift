@@ -1,4 +1,3 @@
-import Foundation
 import MLX
 
 /// A real MLX failure on demand, for the tests of what a client sees when MLX throws inside a call:
