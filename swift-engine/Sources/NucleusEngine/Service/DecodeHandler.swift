@@ -7,11 +7,7 @@ extension EngineService {
   func decode(_ request: [UInt8], _ call: RPCCall) throws -> [UInt8]? {
     let decoded = try unpackMessage(call, "DecodeRequest", nucleus__engine__v1__decode_request__unpack)
     let message = decoded.message
-    let (h, w) = (Int(message.grid_height), Int(message.grid_width))
-    try TensorBounds.checkGrid(height: h, width: w)
-    try sharedMemory.fill(message.latents, field: "latents")
-    try TensorBounds.check(message.latents, field: "latents")
-    try TensorCoding.checkFinite(message.latents, field: "latents")
+    let (h, w) = try checkedLatentsRequest(message.latents, gridHeight: message.grid_height, gridWidth: message.grid_width)
     try container.perform { loaded in
       guard let vae = loaded.vae else {
         throw RPCError(.failedPrecondition, "no VAE is loaded: call LoadModel on a folder with a vae/ component first")

@@ -62,11 +62,7 @@ extension EngineService {
   func denoise(_ request: [UInt8], _ call: RPCCall) throws -> [UInt8]? {
     let decoded = try unpackMessage(call, "DenoiseRequest", nucleus__engine__v1__denoise_request__unpack)
     let message = decoded.message
-    let (h, w) = (Int(message.grid_height), Int(message.grid_width))
-    try TensorBounds.checkGrid(height: h, width: w)
-    try sharedMemory.fill(message.latents, field: "latents")
-    try TensorBounds.check(message.latents, field: "latents")
-    try TensorCoding.checkFinite(message.latents, field: "latents")
+    let (h, w) = try checkedLatentsRequest(message.latents, gridHeight: message.grid_height, gridWidth: message.grid_width)
     let sigma = message.timestep
     guard sigma.isFinite, sigma >= 0, sigma <= 1 else {
       throw RPCError(.invalidArgument, "timestep must be a sigma in [0, 1], not \(sigma)")

@@ -18,4 +18,17 @@ extension EngineService {
     response.detached = sharedMemory.detach(decoded.message.buffer) ? 1 : 0
     return packMessage(&response)
   }
+
+  /// The token grid and the latents of a Denoise or Decode request, checked before anything is computed: the grid's
+  /// size, the latents read from shared memory when they name a slice, their shape and their finiteness.
+  func checkedLatentsRequest(
+    _ latents: UnsafeMutablePointer<Nucleus__Engine__V1__Tensor>?, gridHeight: UInt32, gridWidth: UInt32
+  ) throws -> (height: Int, width: Int) {
+    let (h, w) = (Int(gridHeight), Int(gridWidth))
+    try TensorBounds.checkGrid(height: h, width: w)
+    try sharedMemory.fill(latents, field: "latents")
+    try TensorBounds.check(latents, field: "latents")
+    try TensorCoding.checkFinite(latents, field: "latents")
+    return (h, w)
+  }
 }
