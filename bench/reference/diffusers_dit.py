@@ -1,8 +1,6 @@
 """diffusers' NucleusMoEImageTransformer2DModel on the CPU, for bench/dit-forward.ts.
 
   diffusers_dit.py make --preset mid|full-width --out DIR     random weights saved with save_pretrained (DIR/transformer)
-  diffusers_dit.py time --model DIR --grid H W --text L --batch B --dtype float32 --repeats N
-      prints {"seconds": median forward seconds, "max_rss_bytes": ...} as JSON
   diffusers_dit.py serve --model DIR --dtype float32
       loads once, then answers each line {"grid": [H, W], "text": L, "batch": B, "repeats": N} on standard input
       with {"runs": [seconds of each forward], "max_rss_bytes": ...}; the first request of each shape warms up
@@ -12,7 +10,6 @@ import argparse
 import json
 import pathlib
 import resource
-import statistics
 import sys
 import time
 
@@ -62,12 +59,6 @@ def max_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def timed(args) -> None:
-    model, dtype = load(args)
-    times = forward_times(model, dtype, args.grid, args.text, args.batch, args.repeats + 1)[1:]  # the first warms up
-    print(json.dumps({"seconds": statistics.median(times), "max_rss_bytes": max_rss_bytes()}))
-
-
 def serve(args) -> None:
     model, dtype = load(args)
     warmed = set()
@@ -86,15 +77,8 @@ sub = parser.add_subparsers(dest="command", required=True)
 make_parser = sub.add_parser("make")
 make_parser.add_argument("--preset", choices=["mid", "full-width"], required=True)
 make_parser.add_argument("--out", required=True)
-time_parser = sub.add_parser("time")
-time_parser.add_argument("--model", required=True)
-time_parser.add_argument("--grid", type=int, nargs=2, required=True)
-time_parser.add_argument("--text", type=int, default=128)
-time_parser.add_argument("--batch", type=int, default=1)
-time_parser.add_argument("--dtype", default="float32")
-time_parser.add_argument("--repeats", type=int, default=3)
 serve_parser = sub.add_parser("serve")
 serve_parser.add_argument("--model", required=True)
 serve_parser.add_argument("--dtype", default="float32")
 arguments = parser.parse_args()
-{"make": make, "time": timed, "serve": serve}[arguments.command](arguments)
+{"make": make, "serve": serve}[arguments.command](arguments)
