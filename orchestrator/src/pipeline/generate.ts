@@ -231,11 +231,12 @@ export async function generate(
       workspace.latents[0].set(latents);
       latents = workspace.latents[0];
     }
+    const predictionsInto = buffers.predictions!.map(float32Bytes);
     for (let step = 0; step < options.steps; step++) {
       if (events.signal?.aborted) throw new GenerationCancelledError(step);
       const response = await client.denoise(
         denoiseLatents(latents, tokens, channels), grid, modelTimestep(schedule.timesteps[step]!, dtype), conditioningHandles,
-        { predictionsInto: buffers.predictions!.map(float32Bytes) });
+        { predictionsInto });
       computeSeconds += response.computeSeconds;
       const sigma = schedule.sigmas[step]!;
       const sigmaNext = schedule.sigmas[step + 1]!;

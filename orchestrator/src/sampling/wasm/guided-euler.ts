@@ -22,12 +22,22 @@ function compiledModule(): object | null {
   if (compiled === undefined) {
     try {
       compiled = new WebAssembly.Module(Buffer.from(GUIDED_EULER_WASM, "base64"));
-      new WebAssembly.Instance(compiled, {});
     } catch {
       compiled = null;
     }
   }
   return compiled;
+}
+
+/** An instance of its own (its own memory), or null where the module cannot be compiled or instantiated here. */
+function newInstance(): Exports | null {
+  const module = compiledModule();
+  if (!module) return null;
+  try {
+    return new WebAssembly.Instance(module, {}).exports as unknown as Exports;
+  } catch {
+    return null;
+  }
 }
 
 /** Where our arrays start in the module's memory: above its stack and data (which fit in its first pages). */
@@ -62,9 +72,9 @@ export class GuidedEulerWorkspace {
 
   /** A workspace for `values` float32 latents of `channels` per token; null without WebAssembly or when `channels` is not a multiple of 4. */
   static create(values: number, channels: number): GuidedEulerWorkspace | null {
-    const module = compiledModule();
-    if (!module || channels % 4 !== 0 || values % channels !== 0) return null;  // four channels per SIMD step
-    const wasm = new WebAssembly.Instance(module, {}).exports as unknown as Exports;
+    if (channels % 4 !== 0 || values % channels !== 0) return null;  // four channels per SIMD step
+    const wasm = newInstance();
+    if (!wasm) return null;
     const needed = ARRAYS_START + 4 * values * 4 + channels * 4;
     wasm.memory.grow(Math.ceil(Math.max(0, needed - wasm.memory.buffer.byteLength) / 65536));
     return new GuidedEulerWorkspace(wasm, values, channels);
