@@ -3,10 +3,11 @@
 // of a file in /dev/shm a tenth of that. Node cannot map files, so both sides use pwrite/pread on one file whose
 // name is removed as soon as the engine has it open (nothing is left behind if either side dies).
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, existsSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, ftruncateSync, openSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 
 import type { DenoiseRequest, DenoiseResponse, Tensor } from "../generated/nucleus/engine/v1/engine.js";
+import { readFully, writeFully } from "../files/descriptor-io.js";
 import { fromProtoTensor } from "../tensors/convert.js";
 import { ELEMENT_SIZES } from "../tensors/safetensors.js";
 
@@ -39,17 +40,14 @@ class SharedMemoryFile {
   }
 
   write(data: Uint8Array, offset: number): void {
-    for (let done = 0; done < data.byteLength; ) done += writeSync(this.fd, data, done, data.byteLength - done, offset + done);
+    writeFully(this.fd, data, offset);
   }
 
   /** `length` bytes from `offset`, read into `into` when it is large enough (fresh memory costs page faults). */
   read(offset: number, length: number, into?: Uint8Array): Buffer {
     const target = into && into.byteLength >= length ? Buffer.from(into.buffer, into.byteOffset, length) : Buffer.allocUnsafe(length);
-    for (let done = 0; done < length; ) {
-      const read = readSync(this.fd, target, done, length - done, offset + done);
-      if (read === 0) throw new Error(`the shared-memory file ended at byte ${offset + done} of ${offset + length}`);
-      done += read;
-    }
+    const read = readFully(this.fd, target, offset);
+    if (read < length) throw new Error(`the shared-memory file ended at byte ${offset + read} of ${offset + length}`);
     return target;
   }
 

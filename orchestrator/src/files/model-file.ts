@@ -1,6 +1,8 @@
 // Reading a file of a model folder (configs, tokenizer, chat template): only a regular file, opened without
 // blocking, so a FIFO or a device in the folder is an error naming it instead of a process that waits for ever.
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, type Stats } from "node:fs";
+
+import { readFully } from "./descriptor-io.js";
 
 /** Largest model-folder file read whole (the release's tokenizer.json is 11 MB). */
 const LIMIT_BYTES = 256 << 20;
@@ -21,13 +23,7 @@ export function readModelFile(path: string): Buffer {
     if (!info.isFile()) throw new Error(`${path} is ${kindOf(info)}, not a regular file: a model folder holds plain files`);
     if (info.size > LIMIT_BYTES) throw new Error(`${path} is ${info.size} bytes, more than a model's ${LIMIT_BYTES >> 20} MiB limit for this file`);
     const bytes = Buffer.alloc(info.size);
-    let done = 0;
-    while (done < bytes.length) {
-      const read = readSync(fd, bytes, done, bytes.length - done, done);
-      if (read === 0) break;
-      done += read;
-    }
-    return bytes.subarray(0, done);
+    return bytes.subarray(0, readFully(fd, bytes, 0));
   } finally {
     closeSync(fd);
   }

@@ -4,9 +4,11 @@
 import { randomBytes } from "node:crypto";
 import {
   accessSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync,
-  renameSync, rmdirSync, statSync, unlinkSync, writeSync,
+  renameSync, rmdirSync, statSync, unlinkSync,
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+
+import { writeFully } from "./descriptor-io.js";
 
 export class OutputExistsError extends Error {
   constructor(readonly path: string) {
@@ -122,7 +124,7 @@ function writeTemporary(target: string, bytes: Buffer): string {
   const temporary = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.partial`);
   const fd = openExclusive(temporary);
   try {
-    for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    writeFully(fd, bytes);
     fsyncSync(fd);
   } catch (error) {
     closeSync(fd);
