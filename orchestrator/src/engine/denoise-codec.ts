@@ -21,6 +21,11 @@ function varintSize(value: number): number {
   return size;
 }
 
+/** Bytes of a varint field of number below 16 (a one-byte tag); 0 for 0, which proto3 leaves out. */
+function varintFieldSize(value: number): number {
+  return value !== 0 ? 1 + varintSize(value) : 0;
+}
+
 class Writer {
   position = 0;
   constructor(readonly buffer: Buffer) {}
@@ -43,6 +48,13 @@ class Writer {
     this.buffer[this.position++] = value;
   }
 
+  /** A varint field (number below 16), left out when 0 as proto3 does. */
+  varintField(field: number, value: number): void {
+    if (value === 0) return;
+    this.varint((field << 3) | WIRE_VARINT);
+    this.varint(value);
+  }
+
   bytes(data: Uint8Array): void {
     this.varint(data.byteLength);
     this.buffer.set(data, this.position);
@@ -55,26 +67,19 @@ function packedSize(values: number[]): number {
 }
 
 function sliceSize(slice: SharedSlice): number {
-  return (slice.buffer !== 0 ? 1 + varintSize(slice.buffer) : 0) + (slice.offset !== 0 ? 1 + varintSize(slice.offset) : 0);
+  return varintFieldSize(slice.buffer) + varintFieldSize(slice.offset);
 }
 
 /** A SharedSlice field: tag, length and its (at most two) varints. */
 function writeSlice(writer: Writer, field: number, slice: SharedSlice): void {
   writer.varint((field << 3) | WIRE_LENGTH);
   writer.varint(sliceSize(slice));
-  if (slice.buffer !== 0) {
-    writer.varint((1 << 3) | WIRE_VARINT);
-    writer.varint(slice.buffer);
-  }
-  if (slice.offset !== 0) {
-    writer.varint((2 << 3) | WIRE_VARINT);
-    writer.varint(slice.offset);
-  }
+  writer.varintField(1, slice.buffer);
+  writer.varintField(2, slice.offset);
 }
 
 function tensorSize(tensor: Tensor): number {
-  let size = 0;
-  if (tensor.dtype !== 0) size += 1 + varintSize(tensor.dtype);
+  let size = varintFieldSize(tensor.dtype);
   if (tensor.shape.length) {
     const shape = packedSize(tensor.shape);
     size += 1 + varintSize(shape) + shape;
@@ -85,10 +90,7 @@ function tensorSize(tensor: Tensor): number {
 }
 
 function writeTensor(writer: Writer, tensor: Tensor): void {
-  if (tensor.dtype !== 0) {
-    writer.varint((1 << 3) | WIRE_VARINT);
-    writer.varint(tensor.dtype);
-  }
+  writer.varintField(1, tensor.dtype);
   if (tensor.shape.length) {
     writer.varint((2 << 3) | WIRE_LENGTH);
     writer.varint(packedSize(tensor.shape));
@@ -108,8 +110,8 @@ export function encodeDenoiseRequest(request: DenoiseRequest): Buffer {
   const handles = packedSize(request.conditioning);
   const size =
     (latents ? 1 + varintSize(latentsSize) + latentsSize : 0) +
-    (request.gridHeight !== 0 ? 1 + varintSize(request.gridHeight) : 0) +
-    (request.gridWidth !== 0 ? 1 + varintSize(request.gridWidth) : 0) +
+    varintFieldSize(request.gridHeight) +
+    varintFieldSize(request.gridWidth) +
     (request.timestep !== 0 ? 5 : 0) +
     (request.conditioning.length ? 1 + varintSize(handles) + handles : 0) +
     (request.predictionsTo ? 2 + sliceSize(request.predictionsTo) : 0);
@@ -119,14 +121,8 @@ export function encodeDenoiseRequest(request: DenoiseRequest): Buffer {
     writer.varint(latentsSize);
     writeTensor(writer, latents);
   }
-  if (request.gridHeight !== 0) {
-    writer.varint((2 << 3) | WIRE_VARINT);
-    writer.varint(request.gridHeight);
-  }
-  if (request.gridWidth !== 0) {
-    writer.varint((3 << 3) | WIRE_VARINT);
-    writer.varint(request.gridWidth);
-  }
+  writer.varintField(2, request.gridHeight);
+  writer.varintField(3, request.gridWidth);
   if (request.timestep !== 0) {
     writer.varint((4 << 3) | WIRE_FIXED32);
     writer.buffer.writeFloatLE(request.timestep, writer.position);
