@@ -29,8 +29,8 @@ enum class BinaryOp { add = 0, subtract, multiply, divide };
   /* out[i] = x[i] · c[i] + x[i xor 1] · s[i] for i < n (n even): rotary embedding of interleaved pairs */       \
   void rotate_pairs(const float *x, const float *c, const float *s, float *out, int64_t n);                       \
   /* Whether none of the n words at `bytes` (any alignment) has every bit of `exponent` set: no NaN or infinity */ \
-  bool none_has_exponent32(const unsigned char *bytes, int64_t n, uint32_t exponent);                             \
-  bool none_has_exponent16(const unsigned char *bytes, int64_t n, uint16_t exponent);                             \
+  bool none_has_exponent(const unsigned char *bytes, int64_t n, uint32_t exponent);                               \
+  bool none_has_exponent(const unsigned char *bytes, int64_t n, uint16_t exponent);                               \
   }
 NUCLEUS_ELEMENTWISE_VARIANT(portable)
 NUCLEUS_ELEMENTWISE_VARIANT(avx2)

@@ -157,7 +157,7 @@ void row_l2_norms(const float *x, int64_t ld, float *out, int64_t rows, int64_t 
 // (word & exponent) ^ exponent is 0 exactly when every exponent bit is set (NaN, infinity). The minimum over a
 // block has no early exit, so the loop vectorises; words are read with memcpy, so any alignment is fine.
 template <typename Word>
-bool none_has_exponent(const unsigned char *bytes, int64_t n, Word exponent) {
+bool scan_exponents(const unsigned char *bytes, int64_t n, Word exponent) {
   for (int64_t start = 0; start < n; start += 4096) {
     const int64_t end = std::min<int64_t>(n, start + 4096);
     Word smallest = exponent;
@@ -172,10 +172,10 @@ bool none_has_exponent(const unsigned char *bytes, int64_t n, Word exponent) {
   return true;
 }
 
-bool none_has_exponent32(const unsigned char *bytes, int64_t n, uint32_t exponent) {
-  return none_has_exponent<uint32_t>(bytes, n, exponent);
+bool none_has_exponent(const unsigned char *bytes, int64_t n, uint32_t exponent) {
+  return scan_exponents(bytes, n, exponent);
 }
 
-bool none_has_exponent16(const unsigned char *bytes, int64_t n, uint16_t exponent) {
-  return none_has_exponent<uint16_t>(bytes, n, exponent);
+bool none_has_exponent(const unsigned char *bytes, int64_t n, uint16_t exponent) {
+  return scan_exponents(bytes, n, exponent);
 }

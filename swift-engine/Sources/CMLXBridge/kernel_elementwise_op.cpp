@@ -55,6 +55,19 @@ void run_norm(Isa isa, bool layer, const float *x, int64_t ld, float *y, int64_t
   }
 }
 
+template <typename Word>
+bool run_exponent_scan(Isa isa, const void *data, size_t byte_count, Word exponent) {
+  const auto *bytes = static_cast<const unsigned char *>(data);
+  const auto n = static_cast<int64_t>(byte_count / sizeof(Word));
+  switch (isa) {
+    case Isa::avx512: return avx512::none_has_exponent(bytes, n, exponent);
+    case Isa::avx2: return avx2::none_has_exponent(bytes, n, exponent);
+    default: return portable::none_has_exponent(bytes, n, exponent);
+  }
+}
+
+Isa scan_isa() { return selected() == Isa::mlx ? best_supported() : selected(); }
+
 class CpuUnary : public mx::UnaryPrimitive {
  public:
   CpuUnary(mx::Stream stream, UnaryOp op, Isa isa) : mx::UnaryPrimitive(stream), op_(op), isa_(isa) {}
@@ -422,6 +435,14 @@ mx::array sigmoid(const mx::array &x) {
 mx::array silu(const mx::array &x) {
   if (auto ours = unary(UnaryOp::silu, x)) return *ours;
   return mx::multiply(x, mx::sigmoid(x));  // MLX's C++ API has no silu
+}
+
+bool none_has_exponent(const void *data, size_t byte_count, uint32_t exponent) {
+  return run_exponent_scan(scan_isa(), data, byte_count, exponent);
+}
+
+bool none_has_exponent(const void *data, size_t byte_count, uint16_t exponent) {
+  return run_exponent_scan(scan_isa(), data, byte_count, exponent);
 }
 
 }  // namespace nucleus::kernels

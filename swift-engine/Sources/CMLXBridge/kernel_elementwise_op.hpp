@@ -22,6 +22,12 @@ std::optional<mlx::core::array> try_binary(BinaryOp op, const mlx::core::array &
 std::optional<mlx::core::array> try_l2_norm(const mlx::core::array &x, const std::vector<int> &axes, bool keepdims);
 std::optional<mlx::core::array> try_layer_norm(const mlx::core::array &x, const std::optional<mlx::core::array> &weight,
                                                const std::optional<mlx::core::array> &bias, float eps);
+// Whether none of the float words in `byte_count` bytes at `data` (any alignment; float32 words with a uint32_t
+// exponent mask, bfloat16/float16 words with a uint16_t one) has every exponent bit set: no NaN or infinity. In the
+// selected variant (the best one when MLX's own operations are selected); not an MLX operation.
+bool none_has_exponent(const void *data, size_t byte_count, uint32_t exponent);
+bool none_has_exponent(const void *data, size_t byte_count, uint16_t exponent);
+
 std::optional<mlx::core::array> try_rms_norm(const mlx::core::array &x, const std::optional<mlx::core::array> &weight,
                                              float eps);
 

@@ -3,12 +3,6 @@ import Checkpoints
 import MLX
 import NucleusModels
 
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif
-
 /// Shared-memory files that clients on this machine attached (AttachSharedMemory) so that tensors travel through
 /// them instead of through messages. The engine reads and writes them with pread/pwrite and never maps them: a
 /// file cut short behind its back is a short read and an error, not a crash. Only private files of the engine's
