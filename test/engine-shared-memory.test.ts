@@ -4,7 +4,7 @@
 // to messages when the engine cannot attach).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, constants, existsSync, ftruncateSync, openSync, readSync, readdirSync, rmSync, symlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, existsSync, ftruncateSync, openSync, readdirSync, rmSync, symlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
@@ -15,6 +15,7 @@ import { EngineClient } from "../orchestrator/src/engine/client.js";
 import { EngineCallError } from "../orchestrator/src/engine/errors.js";
 import { LocalEngine } from "../orchestrator/src/engine/process.js";
 import { SHARED_MEMORY_FOLDER, SharedDenoiseChannel } from "../orchestrator/src/engine/shared-memory.js";
+import { readFully } from "../orchestrator/src/files/descriptor-io.js";
 import { DType, type DenoiseRequest, type Tensor } from "../orchestrator/src/generated/nucleus/engine/v1/engine.js";
 import { tinyA } from "./helpers/hostile.js";
 
@@ -91,7 +92,7 @@ describe("shared-memory tensors", { skip: !existsSync(SHARED_MEMORY_FOLDER) && `
         assert.deepEqual(prediction.shape, shape);
         assert.deepEqual(prediction.shared, { buffer, offset: 4096 + (index + 1) * latentBytes });
         const bytes = Buffer.alloc(latentBytes);
-        assert.equal(readSyncAt(fd, bytes, prediction.shared!.offset), latentBytes);
+        assert.equal(readFully(fd, bytes, prediction.shared!.offset), latentBytes);
         assert.ok(bytes.equals(expected.predictions[index]!.data), `prediction ${index} differs from the message's`);
       }
     }
@@ -191,13 +192,3 @@ describe("shared-memory tensors", { skip: !existsSync(SHARED_MEMORY_FOLDER) && `
     }
   });
 });
-
-function readSyncAt(fd: number, into: Buffer, position: number): number {
-  let done = 0;
-  while (done < into.length) {
-    const read = readSync(fd, into, done, into.length - done, position + done);
-    if (read === 0) break;
-    done += read;
-  }
-  return done;
-}
